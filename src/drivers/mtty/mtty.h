@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The mtty vendor driver's entry header (mtty.md): umdev's version of the kernel sample
+ * samples/vfio-mdev/mtty.c. It registers the mdev driver "mtty" (device_api "vfio-pci") and
+ * parents offering two mdev types, sysfs names "1" ("Single port serial", type id mtty-1) and
+ * "2" ("Dual port serial", mtty-2), whose accounting is driver-managed: each parent owns a
+ * budget of MTTY_MAX_PORTS ports (mtty.md §3).
+ *
+ * Lifecycle: mtty_register_driver() -> mtty_parent_add() ... -> mtty_parent_remove() ->
+ * mtty_unregister_driver(). The driver uses only the public API of umdev/mdev.h.
+ */
+#ifndef UMDEV_MTTY_H
+#define UMDEV_MTTY_H
+
+/** Ports owned by one mtty parent (the kernel sample's MAX_MTTYS; mtty.md §3). */
+#define MTTY_MAX_PORTS 24
+
+/** Name and class of the parent umdevd registers by default (mtty.md §3). */
+#define MTTY_DEFAULT_PARENT "mtty"
+
+struct mtty_parent;
+
+/**
+ * mtty_register_driver() - register the mdev driver "mtty" with the core.
+ *
+ * Makes /sys/bus/mdev/drivers/mtty appear. Call once, before mtty_parent_add(). Not
+ * thread-safe against mtty_unregister_driver(). Source: mtty.md §3, mdev.md §5.2.
+ *
+ * Return: 0, or umdev_register_driver()'s errno: -EEXIST the driver is already registered;
+ * -ENOMEM; or the sysfs layer's errno.
+ */
+int mtty_register_driver(void);
+
+/**
+ * mtty_unregister_driver() - unregister the mdev driver "mtty".
+ *
+ * Call after every parent added with mtty_parent_add() was removed; a driver still in use
+ * stays registered (the core answers -EBUSY, M-13) and a debug message is logged.
+ */
+void mtty_unregister_driver(void);
+
+/**
+ * mtty_parent_add() - allocate an mtty parent and register it with its two types.
+ * @name: parent name: the directory /sys/devices/virtual/mtty/<name> and the link
+ *	/sys/class/mdev_bus/<name>; copied by the core. The class is always "mtty".
+ * @ret_err: if non-NULL, set to the negative errno on failure; untouched on success.
+ *
+ * The new parent has a fresh budget of MTTY_MAX_PORTS ports, so its types read 24 and 12
+ * available instances (mtty.md §3, T-2). Thread-safe. Source: mtty.md §3, mdev.md §4.3.
+ *
+ * Return: the parent, or NULL with *@ret_err set: -ENOMEM; -EINVAL bad @name or the driver
+ * is not registered; -EEXIST a parent named @name exists (M-11); or the sysfs layer's errno.
+ */
+struct mtty_parent *mtty_parent_add(const char *name, int *ret_err);
+
+/**
+ * mtty_parent_remove() - unregister @parent and free it.
+ * @parent: a parent returned by mtty_parent_add(); NULL is a no-op.
+ *
+ * Removes every mdev of @parent first (the driver's remove runs for each and returns its
+ * ports), as umdev_unregister_parent() does (mdev.md §4.4); blocks until that is done.
+ * Must not be called from an mdev callback.
+ */
+void mtty_parent_remove(struct mtty_parent *parent);
+
+#endif /* UMDEV_MTTY_H */

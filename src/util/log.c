@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: MIT
+/* The log facility of include/umdev/log.h: one sink, stderr by default. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "umdev/log.h"
+
+/* Sink configuration; set at start-up, read by every logger (a race-free snapshot via the lock). */
+static pthread_mutex_t sink_lock = PTHREAD_MUTEX_INITIALIZER; /* leaf: protects the two below */
+static umdev_log_fn *sink_fn;
+static void *sink_opaque;
+static atomic_int sink_max_level = UMDEV_LOG_NOTICE;
+
+void umdev_log_set_sink(umdev_log_fn *fn, void *opaque, enum umdev_log_level max_level)
+{
+	pthread_mutex_lock(&sink_lock);
+	sink_fn = fn;
+	sink_opaque = opaque;
+	atomic_store(&sink_max_level, (int)max_level);
+	pthread_mutex_unlock(&sink_lock);
+}
+
+int umdev_log_enabled(enum umdev_log_level level)
+{
+	return (int)level <= atomic_load(&sink_max_level);
+}
+
+static const char *const level_names[] = {
+	[UMDEV_LOG_ERR] = "error",	 [UMDEV_LOG_WARNING] = "warning",
+	[UMDEV_LOG_NOTICE] = "notice", [UMDEV_LOG_INFO] = "info",
+	[UMDEV_LOG_DEBUG] = "debug",
+};
+
+static void stderr_sink(enum umdev_log_level level, const char *msg)
+{
+	if (getenv("JOURNAL_STREAM"))
+		fprintf(stderr, "<%d>%s\n", (int)level, msg);
+	else
+		fprintf(stderr, "umdevd: %s: %s\n", level_names[level], msg);
+}
+
+void umdev_log(enum umdev_log_level level, const char *fmt, ...)
+{
+	char msg[1024];
+	umdev_log_fn *fn;
+	void *opaque;
+	va_list ap;
+
+	if (!umdev_log_enabled(level))
+		return;
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+
+	pthread_mutex_lock(&sink_lock);
+	fn = sink_fn;
+	opaque = sink_opaque;
+	pthread_mutex_unlock(&sink_lock);
+	if (fn)
+		fn(opaque, level, msg);
+	else
+		stderr_sink(level, msg);
+}
+
+int umdev_log_parse_level(const char *name)
+{
+	for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++)
+		if (level_names[i] && strcmp(level_names[i], name) == 0)
+			return (int)i;
+	if (strcmp(name, "err") == 0)
+		return UMDEV_LOG_ERR;
+	return -EINVAL;
+}
