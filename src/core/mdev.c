@@ -175,7 +175,15 @@ int umdev__type_create(struct umdev__type *t, const uuid_t *uuid)
 {
 	struct umdev__parent *p = t->parent;
 	struct umdev_mdev *mdev;
+	bool dead;
 	int ret;
+
+	/* a stale `create` handle: the parent is gone, whatever else is true (§6.5, M-62) */
+	pthread_mutex_lock(&p->guard.mutex);
+	dead = p->guard.dead;
+	pthread_mutex_unlock(&p->guard.mutex);
+	if (dead)
+		return -ENODEV;
 
 	/* allocated before list_lock; its failure is reported after C2/C3 (errno order) */
 	mdev = calloc(1, sizeof(*mdev));
