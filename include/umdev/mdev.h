@@ -223,6 +223,219 @@ void *umdev_mdev_get_drvdata(const struct umdev_mdev *mdev);
 /** The vfio device number N of vfioN; valid once create step C7 has succeeded. */
 unsigned int umdev_mdev_vfio_index(const struct umdev_mdev *mdev);
 
+/* ======== vfio device model (vfio-user.md §10) ======== */
+
+/** Size of conventional PCI configuration space (region 7), in bytes (vfio-user.md §9.1). */
+#define UMDEV_PCI_CONFIG_SIZE 256
+
+/* Flags of umdev_pci_set_bar(). */
+#define UMDEV_PCI_BAR_IO 0x1 /* I/O BAR (else a memory BAR) */
+#define UMDEV_PCI_BAR_MEM64 0x2 /* 64-bit memory BAR: uses the next BAR as its upper dword */
+#define UMDEV_PCI_BAR_PREFETCH 0x4 /* prefetchable memory BAR */
+#define UMDEV_PCI_BAR_READONLY 0x8 /* the region refuses REGION_WRITE (flags READ only) */
+
+/* Flags of umdev_pci_add_msi(). */
+#define UMDEV_PCI_MSI_64BIT 0x1 /* 64-bit message address */
+#define UMDEV_PCI_MSI_MASKABLE 0x2 /* per-vector masking (mask and pending registers) */
+
+/**
+ * struct umdev_vfio_ops - a driver's vfio device callbacks (the `vfio_ops` of struct
+ * umdev_driver; vfio-user.md §10.3).
+ *
+ * The server calls them serialised per device (never two at once for one device, §5 C7), with
+ * no core or server lock held (M-78), from the device's server thread. All are optional except
+ * @region_read and @region_write when a BAR has a non-zero size. Inside any of them a
+ * message-based DMA transfer fails with -EDEADLK (§10.1).
+ *
+ * @region_read: REGION_READ of @count bytes (1..1048576) at @offset of BAR region @index (0-5),
+ *	already checked against the region's size (§8.9). Return @count or a negative errno; a
+ *	short count becomes EIO.
+ * @region_write: the same for REGION_WRITE and each entry of REGION_WRITE_MULTI.
+ * @config_write: after the core PCI helper applied a config write of @count bytes at @offset
+ *	(§9.3); read the new values with umdev_pci_config_get(). Cannot fail.
+ * @set_irqs: after a SET_IRQS on irq index @index was applied.
+ * @reset: at DEVICE_RESET and at session teardown, after config space was restored to its
+ *	power-on values. Return 0 or a negative errno (sent as the reply's errno).
+ * @open_device: when VERSION succeeded, before its reply; a negative errno is sent as the
+ *	VERSION error reply and the connection is closed.
+ * @close_device: after a session's teardown (only if @open_device succeeded).
+ * @dma_map_notify: after a DMA mapping [@iova, @iova + @size) was added (@mapped true), or
+ *	before the reply of the DMA_UNMAP that removes it (@mapped false).
+ * @save: migration image; not called by the server in this version.
+ * @restore: migration image; not called by the server in this version.
+ */
+struct umdev_vfio_ops {
+	ssize_t (*region_read)(struct umdev_mdev *mdev, unsigned int index, uint64_t offset,
+			       void *buf, size_t count);
+	ssize_t (*region_write)(struct umdev_mdev *mdev, unsigned int index, uint64_t offset,
+				const void *buf, size_t count);
+	void (*config_write)(struct umdev_mdev *mdev, unsigned int offset, unsigned int count);
+	void (*set_irqs)(struct umdev_mdev *mdev, unsigned int index);
+	int (*reset)(struct umdev_mdev *mdev);
+	int (*open_device)(struct umdev_mdev *mdev);
+	void (*close_device)(struct umdev_mdev *mdev);
+	void (*dma_map_notify)(struct umdev_mdev *mdev, uint64_t iova, uint64_t size, bool mapped);
+	ssize_t (*save)(struct umdev_mdev *mdev, void *buf, size_t len);
+	int (*restore)(struct umdev_mdev *mdev, const void *buf, size_t len);
+};
+
+/**
+ * umdev_pci_init() - start the PCI device model of @mdev (vfio-user.md §9, §10.3).
+ * @mdev: the mdev being probed.
+ * @vendor_id: PCI vendor ID (config 0x00), also the default subsystem vendor ID (0x2C).
+ * @device_id: PCI device ID (config 0x02), also the default subsystem ID (0x2E).
+ * @class_code: 24-bit class code: base class << 16 | subclass << 8 | programming interface.
+ * @revision: revision ID (config 0x08).
+ *
+ * Call from probe, before the other umdev_pci_* declaration functions. Sets the helper's
+ * defaults of §9.3 (Command mask 0x0547, Status RW1C bits, no BARs, no interrupt pin, no
+ * capability). A driver with vfio_ops that never calls it fails create step C7 with -EINVAL.
+ * Calling it again starts over. Thread-safe.
+ *
+ * Return: 0; -EINVAL @mdev NULL or @class_code above 24 bits; -EBUSY create step C7 already
+ * ran for @mdev; -ENOMEM.
+ */
+int umdev_pci_init(struct umdev_mdev *mdev, uint16_t vendor_id, uint16_t device_id,
+		   uint32_t class_code, uint8_t revision);
+
+/**
+ * umdev_pci_set_bar() - declare BAR @bar of @mdev, i.e. vfio region @bar (§9.1, §9.3).
+ * @mdev: the mdev being probed, after umdev_pci_init().
+ * @bar: 0-5; a 64-bit BAR also takes @bar + 1 (which then must be free and < 6).
+ * @size: bytes; 0 removes the BAR; else a power of two, at least 4 for I/O and 16 for memory,
+ *	at most 2^31 unless UMDEV_PCI_BAR_MEM64.
+ * @flags: UMDEV_PCI_BAR_* bits.
+ *
+ * The BAR register's power-on value is its type bits; its writable mask is ~(@size - 1), so
+ * writing 0xFFFFFFFF reads back the size (the sizing protocol).
+ *
+ * Return: 0; -EINVAL a bad @bar, @size or @flags, or no umdev_pci_init(); -EBUSY after C7.
+ */
+int umdev_pci_set_bar(struct umdev_mdev *mdev, unsigned int bar, uint64_t size, unsigned int flags);
+
+/**
+ * umdev_pci_set_intx() - give @mdev an interrupt pin (INTA#, config 0x3D = 1) and so an INTx
+ * irq with count 1 (§8.7), or remove it (@enable false).
+ *
+ * Return: 0; -EINVAL no umdev_pci_init(); -EBUSY after C7.
+ */
+int umdev_pci_set_intx(struct umdev_mdev *mdev, bool enable);
+
+/**
+ * umdev_pci_add_msi() - add an MSI capability (ID 0x05) at config offset @offset (§9.3).
+ * @mdev: the mdev being probed, after umdev_pci_init().
+ * @offset: 0x40..0xF0, dword aligned, room for the capability (10, 14, 20 or 24 bytes).
+ * @nr_vectors: 1, 2, 4, 8, 16 or 32; the Multiple Message Capable field and the MSI irq count.
+ * @flags: UMDEV_PCI_MSI_* bits.
+ *
+ * The capability is linked into the capability list (pointer 0x34, Status bit 4). One MSI
+ * capability per device.
+ *
+ * Return: 0; -EINVAL bad arguments, no umdev_pci_init() or an MSI capability already there;
+ * -EBUSY after C7.
+ */
+int umdev_pci_add_msi(struct umdev_mdev *mdev, unsigned int offset, unsigned int nr_vectors,
+		      unsigned int flags);
+
+/**
+ * umdev_pci_config_define() - set the power-on value and the writable mask of config bytes.
+ * @mdev: the mdev being probed, after umdev_pci_init().
+ * @offset: config offset; @offset + @size <= UMDEV_PCI_CONFIG_SIZE.
+ * @size: 1, 2 or 4 bytes.
+ * @value: power-on value (little-endian in config space), restored at every reset.
+ * @wmask: bits the client may write; other bits keep their value on writes.
+ *
+ * Overrides the helper's defaults of §9.3 (e.g. mtty's Command 0x0001 with mask 0x0401).
+ * Writable bits of a register with RW1C bits lose their RW1C rule. Call after umdev_pci_set_bar()
+ * and umdev_pci_add_msi() for registers those set.
+ *
+ * Return: 0; -EINVAL bad range or no umdev_pci_init(); -EBUSY after C7.
+ */
+int umdev_pci_config_define(struct umdev_mdev *mdev, unsigned int offset, unsigned int size,
+			    uint32_t value, uint32_t wmask);
+
+/**
+ * umdev_pci_config_get() - read @size (1, 2 or 4) bytes of @mdev's current config space.
+ * @ret_value: the value, unchanged on error.
+ *
+ * Callable from probe (after umdev_pci_init()) until remove step R4 completed, from any
+ * thread and from the driver's callbacks. Never blocks for long.
+ *
+ * Return: 0; -EINVAL bad range; -ENOTCONN no device model.
+ */
+int umdev_pci_config_get(struct umdev_mdev *mdev, unsigned int offset, unsigned int size,
+			 uint32_t *ret_value);
+
+/**
+ * umdev_pci_config_set() - store @value into @size (1, 2 or 4) bytes of current config space,
+ * bypassing the writable masks (e.g. to set a Status error bit, V-68). Status bit 3 stays the
+ * INTx level whatever is stored. Same context rules as umdev_pci_config_get().
+ *
+ * Return: 0; -EINVAL bad range; -ENOTCONN no device model.
+ */
+int umdev_pci_config_set(struct umdev_mdev *mdev, unsigned int offset, unsigned int size,
+			 uint32_t value);
+
+/**
+ * umdev_dma_read() - copy @len bytes of guest memory at IOVA @iova into @buf (§10.1).
+ * @mdev: the mdev; between create step C7 and remove step R4.
+ * @iova: guest DMA address; the range may span adjacent mappings.
+ * @buf: driver buffer of @len bytes; borrowed.
+ * @len: bytes; 0 succeeds at once.
+ *
+ * Copies through the mapping's file with pread(); never raises SIGBUS. Blocks at most for the
+ * file I/O (fd-backed mappings) or for T_dma (message-based mappings, not from callbacks).
+ *
+ * Return: 0; -ENOTCONN no session; -EFAULT some byte not mapped (nothing copied), or the
+ * mapping's file is shorter than the mapping; -EPERM a mapping lacks the READ flag; -EDEADLK a
+ * message-based transfer from inside a server callback; -ETIMEDOUT, -EIO or the client's errno
+ * for a message-based transfer (§8.12).
+ */
+int umdev_dma_read(struct umdev_mdev *mdev, uint64_t iova, void *buf, size_t len);
+
+/**
+ * umdev_dma_write() - copy @len bytes from @buf into guest memory at IOVA @iova (§10.1).
+ *
+ * As umdev_dma_read(); -EPERM when a mapping of the range lacks the WRITE flag.
+ */
+int umdev_dma_write(struct umdev_mdev *mdev, uint64_t iova, const void *buf, size_t len);
+
+/**
+ * umdev_intx_set_level() - set the level of @mdev's INTx line (§9.4, §10.2).
+ * @mdev: the mdev; between create step C7 and remove step R4.
+ * @level: true asserted.
+ *
+ * Always records the level (Status bit 3 follows it); signals the INTx trigger eventfd when
+ * the line is asserted, an eventfd is assigned, INTx is unmasked and Command bit 10 is clear,
+ * then masks INTx (automask). Callable from any driver context, callbacks included; never
+ * blocks.
+ *
+ * Return: 0; -ENOTCONN outside C7..R4.
+ */
+int umdev_intx_set_level(struct umdev_mdev *mdev, bool level);
+
+/**
+ * umdev_msi_notify() - signal MSI vector @vector of @mdev (§9.4, §10.2).
+ *
+ * Signals the vector's trigger eventfd if one is assigned (the MSI enable bit does not gate
+ * delivery); with per-vector masking a masked vector sets its pending bit instead. Callable
+ * from any driver context; never blocks.
+ *
+ * Return: 0 (also when nothing is assigned); -EINVAL @vector outside the MSI count; -ENOTCONN
+ * outside C7..R4.
+ */
+int umdev_msi_notify(struct umdev_mdev *mdev, unsigned int vector);
+
+/**
+ * umdev_err_notify() - report an unrecoverable device error: signals the ERR eventfd if one
+ * is assigned (§9.4). Callable from any driver context; never blocks.
+ *
+ * Return: 0; -ENOTCONN outside C7..R4.
+ */
+int umdev_err_notify(struct umdev_mdev *mdev);
+
+/* ======== end of vfio device model ======== */
+
 #ifdef __cplusplus
 }
 #endif

@@ -78,6 +78,8 @@ uint64_t umdev__mdev_serial(const struct umdev_mdev *mdev);
 struct umdev__type *umdev__mdev_core_type(const struct umdev_mdev *mdev);
 /** iommu group number G of sys/kernel/iommu_groups/G; valid from C8 on (M-49). */
 unsigned int umdev__mdev_iommu_group(const struct umdev_mdev *mdev);
+/** The driver's vfio_ops (may be NULL); valid from C6 to R5, while the driver is bound. */
+const struct umdev_vfio_ops *umdev__mdev_vfio_ops(const struct umdev_mdev *mdev);
 /** The driver's dev_groups (may be NULL). */
 const struct umdev_attr_group *const *umdev__mdev_dev_groups(const struct umdev_mdev *mdev);
 

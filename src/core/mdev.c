@@ -140,14 +140,16 @@ static void mdev_release(struct umdev_mdev *mdev)
 
 /* ---- create (§4.1) ---- */
 
+/* vfioN numbers when no vfio module is installed (core unit tests) */
+static struct umdev_ida fallback_vfio_ida = UMDEV_IDA_INIT;
+
 static int vfio_register(struct umdev_mdev *mdev)
 {
-	static struct umdev_ida fallback_ida = UMDEV_IDA_INIT; /* unit tests without vfio */
 	int n;
 
 	if (umdev__vfio)
 		return umdev__vfio->vfio_register(umdev__vfio_opaque, mdev, &mdev->vfio_index);
-	n = umdev_ida_alloc(&fallback_ida);
+	n = umdev_ida_alloc(&fallback_vfio_ida);
 	if (n < 0)
 		return n;
 	mdev->vfio_index = (unsigned int)n;
@@ -158,6 +160,8 @@ static void vfio_detach(struct umdev_mdev *mdev)
 {
 	if (umdev__vfio)
 		umdev__vfio->vfio_detach(umdev__vfio_opaque, mdev);
+	else
+		umdev_ida_free(&fallback_vfio_ida, mdev->vfio_index);
 }
 
 /* A probe result that is not 0 or an errno is a driver bug (M-31). */
@@ -315,7 +319,11 @@ struct umdev_mdev *umdev__parent_take_active(struct umdev__parent *p)
 	return found;
 }
 
-/* Remove @uuid; with @check_serial only the mdev of that serial (a sysfs `remove` node). */
+/*
+ * Remove @uuid; with @check_serial only the mdev of that serial (a sysfs `remove` node).
+ * R1 and R2 share one list_lock section: the guard ticket is try-only and its mutex a leaf,
+ * so taking it under list_lock cannot wait on unregistration (docs/locking.md).
+ */
 static int mdev_remove(const uuid_t *uuid, bool check_serial, uint64_t serial)
 {
 	struct umdev__parent *p;
@@ -329,28 +337,20 @@ static int mdev_remove(const uuid_t *uuid, bool check_serial, uint64_t serial)
 		return -ENODEV; /* M-44; stale handle (M-39, M-40) */
 	}
 	p = mdev->type->parent;
-	umdev__parent_get(p); /* for the ticket below; put at out_put_parent */
-	pthread_mutex_unlock(&umdev__list_lock);
-
 	ret = umdev__guard_get(&p->guard, false); /* R1 */
-	if (ret < 0)
-		goto out_put_parent;
-
-	pthread_mutex_lock(&umdev__list_lock); /* R2 */
-	mdev = table_find(uuid);
-	if (!mdev || mdev->type->parent != p || (check_serial && mdev->serial != serial))
-		ret = -ENODEV; /* removed, and perhaps re-created elsewhere, since the lookup */
-	else if (mdev->state != UMDEV_MDEV_ACTIVE || !mdev->published)
-		ret = -EAGAIN; /* RESERVED or REMOVING (M-40, M-42) */
+	if (ret < 0) {
+		pthread_mutex_unlock(&umdev__list_lock);
+		return ret;
+	}
+	if (mdev->state != UMDEV_MDEV_ACTIVE || !mdev->published)
+		ret = -EAGAIN; /* R2: RESERVED or REMOVING (M-40, M-42) */
 	else
 		mdev->state = UMDEV_MDEV_REMOVING;
 	pthread_mutex_unlock(&umdev__list_lock);
-	if (ret == 0)
-		umdev__mdev_teardown(mdev); /* R3-R6 */
 
+	if (ret == 0)
+		umdev__mdev_teardown(mdev); /* R3-R6; the ticket keeps p registered */
 	umdev__guard_put(&p->guard);
-out_put_parent:
-	umdev__parent_put(p);
 	return ret;
 }
 
@@ -449,4 +449,11 @@ const struct umdev_attr_group *const *umdev__mdev_dev_groups(const struct umdev_
 	struct umdev_driver *drv = mdev->type->parent->drv;
 
 	return drv ? drv->dev_groups : NULL;
+}
+
+const struct umdev_vfio_ops *umdev__mdev_vfio_ops(const struct umdev_mdev *mdev)
+{
+	struct umdev_driver *drv = mdev->type->parent->drv;
+
+	return drv ? drv->vfio_ops : NULL;
 }

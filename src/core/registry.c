@@ -11,7 +11,7 @@
 #include "core.h"
 #include "umdev/log.h"
 
-pthread_mutex_t umdev__list_lock = PTHREAD_MUTEX_INITIALIZER;
+pthread_mutex_t umdev__list_lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP;
 pthread_mutex_t umdev__driver_lock = PTHREAD_MUTEX_INITIALIZER;
 struct umdev_list umdev__parents = UMDEV_LIST_INIT(umdev__parents);
 struct umdev_ida umdev__iommu_ida = UMDEV_IDA_INIT;

@@ -15,7 +15,7 @@ struct umdev_ida {
 	unsigned int nr_words;
 };
 
-#define UMDEV_IDA_INIT { .lock = PTHREAD_MUTEX_INITIALIZER }
+#define UMDEV_IDA_INIT { .lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP }
 
 /* Return: the lowest free index, now taken; -ENOMEM; -ENOSPC past 1 << 20 indexes. */
 int umdev_ida_alloc(struct umdev_ida *ida);

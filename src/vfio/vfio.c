@@ -1,49 +1,596 @@
 // SPDX-License-Identifier: MIT
-/* vfio devices: numbering of vfioN at create step C7 and its release at R4 (mdev.md §6.7). */
+/*
+ * vfio devices (vfio-user.md §3): numbering of vfioN at create step C7 and its release at R4
+ * (mdev.md §6.7), the device-model declarations drivers make in probe (§10.3), the listening
+ * socket of each device and its server thread.
+ *
+ * A device record is created by the driver's first umdev_pci_init() (state DECLARED, keyed by
+ * the mdev and its serial, since C7 has not yet run) or at C7 for a driver without a model.
+ * C7 makes it LIVE: N allocated, socket listening, server thread started. R4 stops the thread,
+ * which terminates the session, then unlinks the record and releases N, last.
+ */
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
+#include <linux/pci_regs.h>
+
+#include "umdev/log.h"
 #include "hooks.h"
 #include "ida.h"
-#include "vfio.h"
+#include "private.h"
 
 /* One allocator for all parents and drivers (IDA semantics: lowest free, reused). */
 static struct umdev_ida vfio_ida = UMDEV_IDA_INIT;
 
+/*
+ * devices_lock: the list of device records (DECLARED and LIVE). Held for one lookup plus, for
+ * lock_live, taking that device's lock; or for one insert/delete. Taken before dev->lock,
+ * never while holding one; never held across I/O or a callback.
+ */
+static pthread_mutex_t devices_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct umdev_list devices = UMDEV_LIST_INIT(devices);
+
+/* Options in effect; written by umdev_vfio_init() only, before any device exists. */
+struct umdev__vfio_config umdev__vfio_config = {
+    .max_dma_maps = UMDEV_VFIO_DEFAULT_MAX_DMA_MAPS,
+    .handshake_timeout_ms = UMDEV_VFIO_DEFAULT_HANDSHAKE_TIMEOUT_MS,
+    .dma_timeout_ms = UMDEV_VFIO_DEFAULT_DMA_TIMEOUT_MS,
+};
+static char socket_dir[PATH_MAX]; /* "<rundir>/vfio/devices"; empty: numbering only */
+
+#define SOCKET_PATH_MAX 107u
+#define LISTEN_BACKLOG 16
+
+/* ---- records ---- */
+
+/* Caller holds devices_lock. */
+static struct umdev__vfio_device *find_locked(struct umdev_mdev *mdev, uint64_t serial)
+{
+	struct umdev_list *pos;
+
+	umdev_list_for_each(pos, &devices) {
+		struct umdev__vfio_device *dev =
+		    umdev_list_entry(pos, struct umdev__vfio_device, node);
+
+		if (dev->mdev == mdev && dev->serial == serial)
+			return dev;
+	}
+	return NULL;
+}
+
+struct umdev__vfio_device *umdev__vfio_device_find(struct umdev_mdev *mdev)
+{
+	struct umdev__vfio_device *dev;
+
+	pthread_mutex_lock(&devices_lock);
+	dev = find_locked(mdev, umdev__mdev_serial(mdev));
+	pthread_mutex_unlock(&devices_lock);
+	return dev;
+}
+
+struct umdev__vfio_device *umdev__vfio_lock_live(struct umdev_mdev *mdev)
+{
+	struct umdev__vfio_device *dev;
+	struct umdev_list *pos;
+
+	if (!mdev)
+		return NULL;
+	pthread_mutex_lock(&devices_lock);
+	umdev_list_for_each(pos, &devices) {
+		dev = umdev_list_entry(pos, struct umdev__vfio_device, node);
+		if (dev->mdev != mdev)
+			continue;
+		pthread_mutex_lock(&dev->lock);
+		if (dev->state == VFIO_DEV_LIVE) {
+			pthread_mutex_unlock(&devices_lock);
+			return dev; /* unlocked by the caller */
+		}
+		pthread_mutex_unlock(&dev->lock);
+	}
+	pthread_mutex_unlock(&devices_lock);
+	return NULL;
+}
+
+static struct umdev__vfio_device *device_new(struct umdev_mdev *mdev)
+{
+	struct umdev__vfio_device *dev = calloc(1, sizeof(*dev));
+
+	if (!dev)
+		return NULL;
+	dev->mdev = mdev;
+	dev->serial = umdev__mdev_serial(mdev);
+	pthread_mutex_init(&dev->lock, NULL);
+	umdev__irq_init(&dev->irq);
+	dev->listen_fd = -1;
+	dev->wake_fd = -1;
+	umdev_list_init(&dev->node);
+	return dev;
+}
+
+static void device_free(struct umdev__vfio_device *dev)
+{
+	free(dev->dma.maps);
+	pthread_mutex_destroy(&dev->lock);
+	free(dev);
+}
+
+/*
+ * Lock the record of @mdev for a declaration (probe, before C7), creating it if @create.
+ * Return: the record with dev->lock held; NULL with *ret = -EINVAL/-EBUSY/-ENOMEM.
+ */
+static struct umdev__vfio_device *lock_declared(struct umdev_mdev *mdev, bool create, int *ret)
+{
+	struct umdev__vfio_device *dev;
+	uint64_t serial;
+
+	if (!mdev) {
+		*ret = -EINVAL;
+		return NULL;
+	}
+	serial = umdev__mdev_serial(mdev);
+	pthread_mutex_lock(&devices_lock);
+	dev = find_locked(mdev, serial);
+	if (!dev && create) {
+		dev = device_new(mdev);
+		if (dev)
+			umdev_list_add_tail(&devices, &dev->node);
+	}
+	if (dev)
+		pthread_mutex_lock(&dev->lock);
+	pthread_mutex_unlock(&devices_lock);
+	if (!dev) {
+		*ret = create ? -ENOMEM : -EINVAL;
+		return NULL;
+	}
+	if (dev->state != VFIO_DEV_DECLARED) {
+		pthread_mutex_unlock(&dev->lock);
+		*ret = -EBUSY;
+		return NULL;
+	}
+	return dev;
+}
+
+/* ---- declarations (vfio-user.md §10.3) ---- */
+
+int umdev_pci_init(struct umdev_mdev *mdev, uint16_t vendor_id, uint16_t device_id,
+		   uint32_t class_code, uint8_t revision)
+{
+	struct umdev__vfio_device *dev;
+	int ret;
+
+	if (class_code > 0xffffff)
+		return -EINVAL;
+	dev = lock_declared(mdev, true, &ret);
+	if (!dev)
+		return ret;
+	umdev__pci_defaults(&dev->pci, vendor_id, device_id, class_code, revision);
+	pthread_mutex_unlock(&dev->lock);
+	return 0;
+}
+
+int umdev_pci_set_bar(struct umdev_mdev *mdev, unsigned int bar, uint64_t size, unsigned int flags)
+{
+	struct umdev__vfio_device *dev;
+	int ret;
+
+	dev = lock_declared(mdev, false, &ret);
+	if (!dev)
+		return ret;
+	ret = umdev__pci_set_bar(&dev->pci, bar, size, flags);
+	pthread_mutex_unlock(&dev->lock);
+	return ret;
+}
+
+int umdev_pci_set_intx(struct umdev_mdev *mdev, bool enable)
+{
+	struct umdev__vfio_device *dev;
+	int ret;
+
+	dev = lock_declared(mdev, false, &ret);
+	if (!dev)
+		return ret;
+	if (dev->pci.initialised) {
+		dev->pci.intx_pin = enable;
+		ret = umdev__pci_define(&dev->pci, PCI_INTERRUPT_PIN, 1, enable ? 1 : 0, 0);
+	} else {
+		ret = -EINVAL;
+	}
+	pthread_mutex_unlock(&dev->lock);
+	return ret;
+}
+
+int umdev_pci_add_msi(struct umdev_mdev *mdev, unsigned int offset, unsigned int nr_vectors,
+		      unsigned int flags)
+{
+	struct umdev__vfio_device *dev;
+	int ret;
+
+	dev = lock_declared(mdev, false, &ret);
+	if (!dev)
+		return ret;
+	ret = umdev__pci_add_msi(&dev->pci, offset, nr_vectors, flags);
+	pthread_mutex_unlock(&dev->lock);
+	return ret;
+}
+
+int umdev_pci_config_define(struct umdev_mdev *mdev, unsigned int offset, unsigned int size,
+			    uint32_t value, uint32_t wmask)
+{
+	struct umdev__vfio_device *dev;
+	int ret;
+
+	dev = lock_declared(mdev, false, &ret);
+	if (!dev)
+		return ret;
+	ret = umdev__pci_define(&dev->pci, offset, size, value, wmask);
+	pthread_mutex_unlock(&dev->lock);
+	return ret;
+}
+
+/* Lock the record of @mdev in any state up to LIVE (config access). */
+static struct umdev__vfio_device *lock_model(struct umdev_mdev *mdev)
+{
+	struct umdev__vfio_device *dev;
+
+	if (!mdev)
+		return NULL;
+	pthread_mutex_lock(&devices_lock);
+	dev = find_locked(mdev, umdev__mdev_serial(mdev));
+	if (dev)
+		pthread_mutex_lock(&dev->lock);
+	pthread_mutex_unlock(&devices_lock);
+	if (dev && (dev->state == VFIO_DEV_DETACHED || !dev->pci.initialised)) {
+		pthread_mutex_unlock(&dev->lock);
+		dev = NULL;
+	}
+	return dev;
+}
+
+static bool config_range_ok(unsigned int offset, unsigned int size)
+{
+	return (size == 1 || size == 2 || size == 4) && offset < UMDEV_PCI_CONFIG_SIZE &&
+	       size <= UMDEV_PCI_CONFIG_SIZE - offset;
+}
+
+int umdev_pci_config_get(struct umdev_mdev *mdev, unsigned int offset, unsigned int size,
+			 uint32_t *ret_value)
+{
+	struct umdev__vfio_device *dev;
+	uint8_t b[4] = {0};
+
+	if (!config_range_ok(offset, size) || !ret_value)
+		return -EINVAL;
+	dev = lock_model(mdev);
+	if (!dev)
+		return -ENOTCONN;
+	umdev__pci_read(&dev->pci, offset, b, size);
+	pthread_mutex_unlock(&dev->lock);
+	*ret_value =
+	    (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+	return 0;
+}
+
+int umdev_pci_config_set(struct umdev_mdev *mdev, unsigned int offset, unsigned int size,
+			 uint32_t value)
+{
+	struct umdev__vfio_device *dev;
+	uint8_t b[4] = {(uint8_t)value, (uint8_t)(value >> 8), (uint8_t)(value >> 16),
+			(uint8_t)(value >> 24)};
+
+	if (!config_range_ok(offset, size))
+		return -EINVAL;
+	dev = lock_model(mdev);
+	if (!dev)
+		return -ENOTCONN;
+	umdev__pci_store(&dev->pci, offset, b, size);
+	if (dev->state == VFIO_DEV_LIVE)
+		umdev__irq_intx_eval(dev); /* Command bit 10 may have changed (§9.4) */
+	pthread_mutex_unlock(&dev->lock);
+	return 0;
+}
+
+/* ---- sockets (vfio-user.md §3.2) ---- */
+
+static int socket_create(struct umdev__vfio_device *dev)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd, ret;
+
+	ret = snprintf(dev->path, sizeof(dev->path), "%s/vfio%u", socket_dir, dev->index);
+	if (ret < 0 || (size_t)ret > SOCKET_PATH_MAX)
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, dev->path, (size_t)ret + 1);
+	if (unlink(dev->path) < 0 && errno != ENOENT) /* step 2: a stale file */
+		return -errno;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	/* step 3: the mode before bind(), so the file never exists with a wider mode */
+	if (fchmod(fd, 0600) < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		ret = -errno;
+		goto err_close;
+	}
+	if (umdev__vfio_config.has_group &&
+	    (chown(dev->path, (uid_t)-1, umdev__vfio_config.group) < 0 ||
+	     chmod(dev->path, 0660) < 0)) {
+		ret = -errno;
+		goto err_unlink;
+	}
+	if (listen(fd, LISTEN_BACKLOG) < 0) {
+		ret = -errno;
+		goto err_unlink;
+	}
+	dev->listen_fd = fd;
+	return 0;
+
+err_unlink:
+	(void)unlink(dev->path);
+err_close:
+	close(fd);
+	return ret;
+}
+
+static int thread_start(struct umdev__vfio_device *dev)
+{
+	sigset_t all, old;
+	int ret;
+
+	dev->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (dev->wake_fd < 0)
+		return -errno;
+	/* the server thread takes no signal: the daemon waits for them synchronously */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	ret = -pthread_create(&dev->thread, NULL, umdev__vfio_server_thread, dev);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (ret < 0) {
+		close(dev->wake_fd);
+		dev->wake_fd = -1;
+		return ret;
+	}
+	dev->thread_started = true;
+	return 0;
+}
+
+/* ---- hooks ---- */
+
+/* A BAR with a size needs the region callbacks (§10.3); a model needs umdev_pci_init(). */
+static int model_check(const struct umdev__vfio_device *dev)
+{
+	if (!dev->ops)
+		return 0;
+	if (!dev->pci.initialised)
+		return -EINVAL;
+	for (unsigned int i = 0; i < 6; i++)
+		if (dev->pci.bar[i].size && (!dev->ops->region_read || !dev->ops->region_write))
+			return -EINVAL;
+	return 0;
+}
+
 static int vfio_register(void *opaque, struct umdev_mdev *mdev, unsigned int *ret_index)
 {
-	int n;
+	struct umdev__vfio_device *dev;
+	int n, ret;
 
 	(void)opaque;
-	(void)mdev;
-	n = umdev_ida_alloc(&vfio_ida); /* allocation and ownership in one step (§6.7) */
-	if (n < 0)
-		return n;
-	*ret_index = (unsigned int)n;
+	pthread_mutex_lock(&devices_lock);
+	dev = find_locked(mdev, umdev__mdev_serial(mdev));
+	if (!dev) {
+		dev = device_new(mdev); /* a driver without a device model */
+	} else {
+		umdev_list_del(&dev->node); /* re-inserted when LIVE */
+	}
+	pthread_mutex_unlock(&devices_lock);
+	if (!dev)
+		return -ENOMEM;
+	dev->ops = umdev__mdev_vfio_ops(mdev);
+	ret = model_check(dev);
+	if (ret < 0)
+		goto err_free;
+	n = umdev_ida_alloc(&vfio_ida); /* step 1: allocation and ownership in one step (§6.7) */
+	if (n < 0) {
+		ret = n;
+		goto err_free;
+	}
+	dev->index = (unsigned int)n;
+	if (socket_dir[0] && dev->pci.initialised) {
+		ret = socket_create(dev); /* steps 2, 3 */
+		if (ret < 0)
+			goto err_free_index;
+		ret = thread_start(dev);
+		if (ret < 0)
+			goto err_close_socket;
+	}
+	dev->state = VFIO_DEV_LIVE;
+	pthread_mutex_lock(&devices_lock);
+	umdev_list_add_tail(&devices, &dev->node);
+	pthread_mutex_unlock(&devices_lock);
+	*ret_index = dev->index;
 	return 0;
+
+err_close_socket:
+	(void)unlink(dev->path);
+	close(dev->listen_fd);
+err_free_index:
+	umdev_ida_free(&vfio_ida, dev->index);
+err_free:
+	device_free(dev); /* the declaration goes with the failed create */
+	return ret;
 }
 
 static void vfio_detach(void *opaque, struct umdev_mdev *mdev)
 {
+	struct umdev__vfio_device *dev;
+	uint64_t one = 1;
+
 	(void)opaque;
-	umdev_ida_free(&vfio_ida, umdev_mdev_vfio_index(mdev)); /* R4: N free for reuse (M-46) */
+	pthread_mutex_lock(&devices_lock);
+	dev = find_locked(mdev, umdev__mdev_serial(mdev));
+	pthread_mutex_unlock(&devices_lock);
+	if (!dev)
+		return; /* C7 never ran for it */
+	if (dev->thread_started) {
+		/* step 1: no new connection; the thread closes the listener when it wakes */
+		(void)unlink(dev->path);
+		dev->removing = true;
+		pthread_mutex_lock(&dev->lock);
+		if (dev->irq.req_trigger >= 0) /* step 2: REQ, once */
+			(void)!write(dev->irq.req_trigger, &one, sizeof(one));
+		pthread_mutex_unlock(&dev->lock);
+		(void)!write(dev->wake_fd, &one, sizeof(one));
+		pthread_join(dev->thread, NULL); /* steps 3-5 run in the thread */
+		close(dev->wake_fd);
+	}
+	pthread_mutex_lock(&devices_lock);
+	umdev_list_del(&dev->node);
+	pthread_mutex_unlock(&devices_lock);
+	pthread_mutex_lock(&dev->lock); /* no driver call holds it any more */
+	dev->state = VFIO_DEV_DETACHED;
+	umdev__irq_release_all(dev);
+	umdev__dma_release_all(dev);
+	pthread_mutex_unlock(&dev->lock);
+	umdev_ida_free(&vfio_ida, dev->index); /* step 6, last: N free for reuse (M-46) */
+	device_free(dev);
 }
 
 static const struct umdev_vfio_hooks vfio_hooks = {
-	.vfio_register = vfio_register,
-	.vfio_detach = vfio_detach,
+    .vfio_register = vfio_register,
+    .vfio_detach = vfio_detach,
 };
+
+/* ---- init ---- */
+
+static int parse_group(const char *name, gid_t *ret_gid)
+{
+	struct group grp, *res = NULL;
+	char buf[4096];
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(name, &end, 10);
+	if (*name && !*end && !errno && v < (gid_t)-1) {
+		*ret_gid = (gid_t)v;
+		return 0;
+	}
+	if (getgrnam_r(name, &grp, buf, sizeof(buf), &res) != 0 || !res)
+		return -EINVAL;
+	*ret_gid = res->gr_gid;
+	return 0;
+}
+
+static int mkdir_mode(const char *path, mode_t mode)
+{
+	if (mkdir(path, mode) < 0 && errno != EEXIST)
+		return -errno;
+	if (chmod(path, mode) < 0)
+		return -errno;
+	return 0;
+}
+
+/* §3.2 step 2 at start-up: remove every stale vfio* entry of the socket directory. */
+static void remove_stale(void)
+{
+	DIR *d = opendir(socket_dir);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d)))
+		if (!strncmp(e->d_name, "vfio", 4))
+			(void)unlinkat(dirfd(d), e->d_name, 0);
+	closedir(d);
+}
+
+static int setup_rundir(const char *rundir)
+{
+	char vfio_dir[PATH_MAX];
+	int n, ret;
+
+	n = snprintf(socket_dir, sizeof(socket_dir), "%s/vfio/devices", rundir);
+	/* the longest name: "/vfio" plus 7 digits (the allocator stops below 1 << 20) */
+	if (n < 0 || (size_t)n + strlen("/vfio") + 7 > SOCKET_PATH_MAX) {
+		socket_dir[0] = 0;
+		return -ENAMETOOLONG;
+	}
+	snprintf(vfio_dir, sizeof(vfio_dir), "%s/vfio", rundir);
+	ret = mkdir_mode(vfio_dir, 0755);
+	if (ret == 0)
+		ret = mkdir_mode(socket_dir, 0755);
+	if (ret < 0) {
+		socket_dir[0] = 0;
+		return ret;
+	}
+	remove_stale();
+	return 0;
+}
 
 int umdev_vfio_init(const struct umdev_vfio_options *opt)
 {
-	(void)opt;
+	struct umdev__vfio_config c = {
+	    .max_dma_maps = UMDEV_VFIO_DEFAULT_MAX_DMA_MAPS,
+	    .handshake_timeout_ms = UMDEV_VFIO_DEFAULT_HANDSHAKE_TIMEOUT_MS,
+	    .dma_timeout_ms = UMDEV_VFIO_DEFAULT_DMA_TIMEOUT_MS,
+	};
+	int ret;
+
+	socket_dir[0] = 0;
+	if (opt) {
+		if (opt->max_dma_maps > 65535)
+			return -EINVAL;
+		if (opt->max_dma_maps)
+			c.max_dma_maps = opt->max_dma_maps;
+		if (opt->handshake_timeout_ms)
+			c.handshake_timeout_ms = opt->handshake_timeout_ms;
+		if (opt->dma_timeout_ms)
+			c.dma_timeout_ms = opt->dma_timeout_ms;
+		c.req_timeout_ms = opt->req_timeout_ms;
+		if (opt->socket_group) {
+			ret = parse_group(opt->socket_group, &c.group);
+			if (ret < 0)
+				return ret;
+			c.has_group = true;
+		}
+		if (opt->rundir) {
+			ret = setup_rundir(opt->rundir);
+			if (ret < 0)
+				return ret;
+		}
+	}
+	umdev__vfio_config = c;
 	umdev__core_set_vfio_hooks(&vfio_hooks, NULL);
 	return 0;
 }
 
 void umdev_vfio_fini(void)
 {
+	struct umdev_list *pos, *tmp;
+
 	umdev__core_set_vfio_hooks(NULL, NULL);
+	/* declarations of probes that failed after umdev_pci_init() */
+	pthread_mutex_lock(&devices_lock);
+	umdev_list_for_each_safe(pos, tmp, &devices) {
+		struct umdev__vfio_device *dev =
+		    umdev_list_entry(pos, struct umdev__vfio_device, node);
+
+		if (dev->state == VFIO_DEV_DECLARED) {
+			umdev_list_del(&dev->node);
+			device_free(dev);
+		}
+	}
+	pthread_mutex_unlock(&devices_lock);
 	umdev_ida_destroy(&vfio_ida);
+	socket_dir[0] = 0;
 }

@@ -1,0 +1,455 @@
+// SPDX-License-Identifier: MIT
+/*
+ * umdevd - the umdev daemon: serves the mdev sysfs tree over FUSE (mdev.md §6) with the
+ * embedded default mtty parent (mtty.md §3), until SIGTERM or SIGINT.
+ *
+ * The FUSE mount root R holds `sys/`, so the tree the kernel has at /sys/... is at R/sys/...
+ * (default R: <rundir>/root, i.e. /run/umdev/root). umdev-exec shows it at /sys.
+ *
+ * Start-up: the tree and the vfio hooks first, then the mtty driver and parent (so the tree is
+ * complete when it appears), then the mount. Shutdown (mdev.md §8.2): remove every mdev newest
+ * first, unregister the parents and drivers, unmount. Signals are taken synchronously with
+ * sigwait() in the main thread; every other thread starts with them blocked.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "umdev/log.h"
+#include "umdev/mdev.h"
+#include "hooks.h"
+#include "mtty.h"
+#include "sysfs.h"
+#include "vfio.h"
+
+#ifndef UMDEV_VERSION
+#define UMDEV_VERSION "unknown"
+#endif
+
+#define DEFAULT_RUNDIR "/run/umdev"
+#define MOUNT_SUBDIR "root" /* default mountpoint: <rundir>/root */
+#define DEFAULT_MAX_THREADS 256
+#define MAX_THREADS_LIMIT 100000
+
+struct options {
+	const char *mountpoint; /* NULL: <rundir>/root */
+	const char *rundir;
+	bool foreground;
+	bool allow_other;
+	bool fuse_debug;
+	enum umdev_log_level log_level;
+	unsigned int max_threads;
+};
+
+/* Exit statuses, as sysexits(3) would name them. */
+enum {
+	EXIT_USAGE = 2,
+};
+
+static void usage(FILE *out)
+{
+	fprintf(
+	    out,
+	    "Usage: umdevd [OPTION]...\n"
+	    "Serve the Linux mdev sysfs tree over FUSE with the mtty parent 'mtty'.\n"
+	    "\n"
+	    "  -m, --mountpoint DIR       mount the tree at DIR; the kernel's /sys is at DIR/sys\n"
+	    "                             (default: RUNDIR/root, created if missing)\n"
+	    "  -r, --rundir DIR           run directory (default: " DEFAULT_RUNDIR ")\n"
+	    "  -f, --foreground           stay in the foreground (default: daemonize once\n"
+	    "                             the tree is mounted)\n"
+	    "  -l, --log-level LEVEL      err, warning, notice, info or debug (default: notice)\n"
+	    "  -t, --fuse-max-threads N   FUSE worker threads, 1..%d (default: %d)\n"
+	    "      --allow-other          let users other than the mounting one use the tree\n"
+	    "      --fuse-debug           libfuse debug output on stderr\n"
+	    "  -h, --help                 show this help and exit\n"
+	    "  -V, --version              show the version and exit\n"
+	    "\n"
+	    "Use the tree with stock tools through umdev-exec, e.g. `umdev-exec -- mdevctl "
+	    "types`.\n"
+	    "SIGTERM or SIGINT removes every mdev, unregisters the parents and unmounts.\n",
+	    MAX_THREADS_LIMIT, DEFAULT_MAX_THREADS);
+}
+
+static int parse_uint(const char *s, unsigned int min, unsigned int max, unsigned int *ret)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || v < min || v > max)
+		return -EINVAL;
+	*ret = (unsigned int)v;
+	return 0;
+}
+
+/* Return: 0 to go on; 1 for --help/--version (exit 0); -EINVAL after printing a message. */
+static int parse_options(int argc, char **argv, struct options *opt)
+{
+	enum { OPT_ALLOW_OTHER = 256, OPT_FUSE_DEBUG };
+	static const struct option longopts[] = {
+	    {"mountpoint", required_argument, NULL, 'm'},
+	    {"rundir", required_argument, NULL, 'r'},
+	    {"foreground", no_argument, NULL, 'f'},
+	    {"log-level", required_argument, NULL, 'l'},
+	    {"fuse-max-threads", required_argument, NULL, 't'},
+	    {"allow-other", no_argument, NULL, OPT_ALLOW_OTHER},
+	    {"fuse-debug", no_argument, NULL, OPT_FUSE_DEBUG},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
+	};
+	int c, level;
+
+	*opt = (struct options){
+	    .rundir = DEFAULT_RUNDIR,
+	    .log_level = UMDEV_LOG_NOTICE,
+	    .max_threads = DEFAULT_MAX_THREADS,
+	};
+	while ((c = getopt_long(argc, argv, "m:r:fl:t:hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			opt->mountpoint = optarg;
+			break;
+		case 'r':
+			opt->rundir = optarg;
+			break;
+		case 'f':
+			opt->foreground = true;
+			break;
+		case 'l':
+			level = umdev_log_parse_level(optarg);
+			if (level < 0) {
+				fprintf(stderr, "umdevd: unknown log level '%s'\n", optarg);
+				return -EINVAL;
+			}
+			opt->log_level = (enum umdev_log_level)level;
+			break;
+		case 't':
+			if (parse_uint(optarg, 1, MAX_THREADS_LIMIT, &opt->max_threads) < 0) {
+				fprintf(stderr, "umdevd: bad --fuse-max-threads '%s' (1..%d)\n",
+					optarg, MAX_THREADS_LIMIT);
+				return -EINVAL;
+			}
+			break;
+		case OPT_ALLOW_OTHER:
+			opt->allow_other = true;
+			break;
+		case OPT_FUSE_DEBUG:
+			opt->fuse_debug = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		case 'V':
+			printf("umdevd %s\n", UMDEV_VERSION);
+			return 1;
+		default:
+			fprintf(stderr, "Try 'umdevd --help' for more information.\n");
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "umdevd: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* mkdir -p @path with @mode for the directories it creates. Return: 0 or -errno. */
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+	size_t len = strlen(path);
+
+	if (len == 0 || len >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, len + 1);
+	for (char *p = buf + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char saved = *p;
+
+		*p = '\0';
+		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+			return -errno;
+		*p = saved;
+		if (saved == '\0')
+			break;
+	}
+	return 0;
+}
+
+/* The parents umdevd registered itself, removed at shutdown in reverse order. */
+struct daemon {
+	struct umdev_sysfs *fs;
+	struct mtty_parent *mtty;
+	char mountpoint[PATH_MAX];
+	char rundir[PATH_MAX];
+	char pidfile[PATH_MAX + 16]; /* empty: none written */
+};
+
+/*
+ * Daemonize before any thread exists (libfuse starts workers at mount). The parent waits on
+ * @ret_fd's pipe for the child's start-up status byte and exits with it, so `umdevd` returns
+ * only once the tree is mounted (or start-up failed). Return: 0 in the child; never returns
+ * in the parent; -errno on failure.
+ */
+static int daemonize(int *ret_fd)
+{
+	int fds[2];
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		int ret = -errno;
+
+		close(fds[0]);
+		close(fds[1]);
+		return ret;
+	}
+	if (pid > 0) {
+		unsigned char status = 1;
+
+		close(fds[1]);
+		if (read(fds[0], &status, 1) != 1) {
+			int wstatus;
+
+			/* the child died before reporting: pass on its own status */
+			if (waitpid(pid, &wstatus, 0) == pid && WIFEXITED(wstatus))
+				status = (unsigned char)WEXITSTATUS(wstatus);
+			if (status == 0)
+				status = 1;
+		}
+		_exit(status);
+	}
+	close(fds[0]);
+	if (setsid() < 0)
+		umdev_log(UMDEV_LOG_WARNING, "setsid failed: %s, ignoring", strerror(errno));
+	*ret_fd = fds[1];
+	return 0;
+}
+
+/* Tell the waiting parent the start-up status and detach stdin/stdout. */
+static void daemonize_done(int fd, unsigned char status)
+{
+	int null;
+
+	if (fd < 0)
+		return;
+	null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null >= 0) {
+		(void)dup2(null, STDIN_FILENO);
+		(void)dup2(null, STDOUT_FILENO);
+		close(null);
+	}
+	(void)!write(fd, &status, 1);
+	close(fd);
+}
+
+/* <rundir>/umdevd.pid: how scripts find a daemonized umdevd. Failure is not fatal. */
+static void pidfile_write(struct daemon *d)
+{
+	bool ok = false;
+	FILE *f;
+
+	if (snprintf(d->pidfile, sizeof(d->pidfile), "%s/umdevd.pid", d->rundir) >=
+	    (int)sizeof(d->pidfile)) {
+		d->pidfile[0] = '\0';
+		return;
+	}
+	f = fopen(d->pidfile, "we");
+	if (f) {
+		ok = fprintf(f, "%ld\n", (long)getpid()) > 0;
+		if (fclose(f) != 0)
+			ok = false;
+	}
+	if (!ok) {
+		umdev_log(UMDEV_LOG_WARNING, "cannot write '%s': %s, ignoring", d->pidfile,
+			  strerror(errno));
+		d->pidfile[0] = '\0';
+	}
+}
+
+static const char *mount_error(int err)
+{
+	switch (err) {
+	case -EBUSY:
+		return "already a mount point (is another umdevd running?)";
+	case -ENODEV:
+		return "FUSE is unavailable (cannot open /dev/fuse; try 'modprobe fuse')";
+	case -ENOENT:
+	case -ENOTDIR:
+		return "not a directory";
+	default:
+		return strerror(-err);
+	}
+}
+
+static int daemon_start(struct daemon *d, const struct options *opt)
+{
+	struct umdev_sysfs_options fs_opt = {
+	    .mountpoint = d->mountpoint,
+	    .max_threads = opt->max_threads,
+	    .allow_other = opt->allow_other,
+	    .debug = opt->fuse_debug,
+	};
+	struct umdev_vfio_options vfio_opt = {.rundir = d->rundir};
+	int ret;
+
+	ret = umdev_sysfs_create(&fs_opt, &d->fs); /* installs the tree hooks: first */
+	if (ret < 0) {
+		umdev_log(UMDEV_LOG_ERR, "cannot create the sysfs tree: %s", strerror(-ret));
+		return ret;
+	}
+	ret = umdev_vfio_init(&vfio_opt);
+	if (ret < 0) {
+		umdev_log(UMDEV_LOG_ERR, "cannot set up vfio devices: %s", strerror(-ret));
+		goto err_sysfs_destroy;
+	}
+	ret = mtty_register_driver();
+	if (ret < 0) {
+		umdev_log(UMDEV_LOG_ERR, "cannot register driver 'mtty': %s", strerror(-ret));
+		goto err_vfio_fini;
+	}
+	d->mtty = mtty_parent_add(MTTY_DEFAULT_PARENT, &ret);
+	if (!d->mtty) {
+		umdev_log(UMDEV_LOG_ERR, "cannot register parent '%s': %s", MTTY_DEFAULT_PARENT,
+			  strerror(-ret));
+		goto err_unregister_driver;
+	}
+	ret = umdev_sysfs_mount(d->fs);
+	if (ret < 0) {
+		umdev_log(UMDEV_LOG_ERR, "cannot mount the tree at '%s': %s", d->mountpoint,
+			  mount_error(ret));
+		goto err_parent_remove;
+	}
+	return 0;
+
+err_parent_remove:
+	mtty_parent_remove(d->mtty);
+	d->mtty = NULL;
+err_unregister_driver:
+	mtty_unregister_driver();
+err_vfio_fini:
+	umdev_vfio_fini();
+err_sysfs_destroy:
+	umdev_sysfs_destroy(d->fs);
+	d->fs = NULL;
+	return ret;
+}
+
+/* mdev.md §8.2: every mdev first (newest first), then parents, drivers, and the mount. */
+static void daemon_stop(struct daemon *d)
+{
+	unsigned int n;
+
+	n = umdev__core_remove_all();
+	umdev_log(UMDEV_LOG_INFO, "removed %u mdev%s", n, n == 1 ? "" : "s");
+	mtty_parent_remove(d->mtty); /* also removes mdevs remove_all skipped (mid-create) */
+	d->mtty = NULL;
+	mtty_unregister_driver();
+	umdev_sysfs_unmount(d->fs);
+	umdev_vfio_fini();
+	umdev_sysfs_destroy(d->fs);
+	d->fs = NULL;
+}
+
+/* Block the stop signals in this thread and so in every thread started later. */
+static void block_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, set, NULL);
+	signal(SIGPIPE, SIG_IGN); /* a closed stderr must not kill the daemon */
+}
+
+static int resolve_dirs(struct daemon *d, const struct options *opt)
+{
+	char mp[PATH_MAX];
+	int ret, n;
+
+	ret = mkdir_p(opt->rundir, 0755);
+	if (ret < 0 || !realpath(opt->rundir, d->rundir)) {
+		fprintf(stderr, "umdevd: cannot create run directory '%s': %s\n", opt->rundir,
+			strerror(ret < 0 ? -ret : errno));
+		return -1;
+	}
+	if (opt->mountpoint)
+		n = snprintf(mp, sizeof(mp), "%s", opt->mountpoint);
+	else
+		n = snprintf(mp, sizeof(mp), "%s/%s", d->rundir, MOUNT_SUBDIR);
+	if (n < 0 || (size_t)n >= sizeof(mp)) {
+		fprintf(stderr, "umdevd: mountpoint path too long\n");
+		return -1;
+	}
+	ret = mkdir_p(mp, 0755);
+	if (ret < 0 || !realpath(mp, d->mountpoint)) {
+		fprintf(stderr, "umdevd: cannot create mountpoint '%s': %s\n", mp,
+			strerror(ret < 0 ? -ret : errno));
+		return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct daemon d = {0};
+	struct options opt;
+	int status_fd = -1;
+	sigset_t set;
+	int ret, sig;
+
+	ret = parse_options(argc, argv, &opt);
+	if (ret != 0)
+		return ret > 0 ? EXIT_SUCCESS : EXIT_USAGE;
+	umdev_log_set_sink(NULL, NULL, opt.log_level);
+	if (resolve_dirs(&d, &opt) < 0)
+		return EXIT_FAILURE;
+
+	block_signals(&set);
+	if (!opt.foreground) {
+		ret = daemonize(&status_fd);
+		if (ret < 0) {
+			fprintf(stderr, "umdevd: cannot daemonize: %s\n", strerror(-ret));
+			return EXIT_FAILURE;
+		}
+	}
+
+	if (daemon_start(&d, &opt) < 0) {
+		daemonize_done(status_fd, EXIT_FAILURE);
+		return EXIT_FAILURE;
+	}
+	printf("umdevd: tree mounted at %s (sys/ inside)\n", d.mountpoint);
+	fflush(stdout);
+	umdev_log(UMDEV_LOG_INFO, "serving '%s' with parent '%s', %u FUSE threads at most",
+		  d.mountpoint, MTTY_DEFAULT_PARENT, opt.max_threads);
+	pidfile_write(&d);
+	daemonize_done(status_fd, EXIT_SUCCESS);
+
+	do {
+		ret = sigwait(&set, &sig);
+	} while (ret == EINTR);
+	umdev_log(UMDEV_LOG_INFO, "%s: shutting down",
+		  ret == 0 ? strsignal(sig) : "sigwait failed");
+
+	daemon_stop(&d);
+	if (d.pidfile[0])
+		(void)unlink(d.pidfile);
+	return EXIT_SUCCESS;
+}

@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private definitions of the sysfs module: the node tree behind the FUSE filesystem
+ * (mdev.md §6) and the open-file handles. Not seen by any other module.
+ *
+ * The tree is ours; libfuse (high-level API) owns inode numbers and lookup counts. Every FUSE
+ * request resolves its path in the tree under tree_lock (read), or uses the node reference of
+ * its open handle. Publication and unpublication of one object are a single tree update under
+ * tree_lock (write), so readdir never lists a half-published object (M-57).
+ *
+ * Lock order: docs/locking.md. tree_lock sits below list_lock and is never held while calling
+ * into the core (not even umdev__parent_put()): nodes detached under the lock are put after it
+ * is dropped.
+ */
+#ifndef UMDEV_SYSFS_PRIVATE_H
+#define UMDEV_SYSFS_PRIVATE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "hooks.h"
+#include "list.h"
+#include "sysfs.h"
+#include "umdev/mdev.h"
+
+/* Every attribute file reports this size and a show sees a buffer this large (§6.1). */
+#define SYSFS_FILE_SIZE UMDEV_ATTR_BUF_SIZE
+
+struct sysfs_node;
+struct fuse;
+struct fuse_operations;
+
+/* What an attribute file does on read and write; NULL: not readable / not writable. */
+struct sysfs_file_ops {
+	/* fill @buf (SYSFS_FILE_SIZE bytes): byte count or -errno */
+	ssize_t (*show)(struct sysfs_node *n, char *buf, size_t len);
+	/* one write(2) of 1..4096 bytes: bytes consumed or -errno */
+	ssize_t (*store)(struct sysfs_node *n, const char *buf, size_t len);
+	/* store is called on a stale handle too and answers for it (`remove`, M-40) */
+	bool store_when_stale;
+};
+
+/*
+ * One directory, symlink or attribute file. Immutable after it was built except where noted.
+ *
+ * refs holders: the tree (or, before publication, the node set or builder holding it) owns one
+ * reference per node, held through the parent directory's children list; each open FUSE handle
+ * (file or directory) holds one, put in op_release()/op_releasedir(). A node that drops to 0 is
+ * freed and puts its children.
+ */
+struct sysfs_node {
+	char *name;
+	mode_t mode; /* S_IFDIR | 0755, S_IFLNK | 0777, S_IFREG | the file's mode */
+	atomic_uint refs;
+	/*
+	 * True while the node is reachable from the root. Written under tree_lock (write); read
+	 * without it by operations on open handles (a stale handle answers ENODEV, M-39).
+	 */
+	atomic_bool published;
+	bool permanent;		    /* skeleton directory: never unpublished */
+	struct umdev_list children; /* directories: under tree_lock once published */
+	struct umdev_list sibling;  /* in the parent directory's children; under tree_lock */
+	unsigned int users;	    /* shared class directories: parents using it; tree_lock */
+
+	/* attribute files */
+	const struct sysfs_file_ops *ops;
+	bool readable; /* has a read bit and a show (§6.1 open check) */
+	bool writable; /* has a write bit and a store */
+
+	/* kind-specific data */
+	char *text; /* symlink target, or the content of a fixed file (uevent) */
+	size_t text_len;
+	struct umdev__type *type;     /* type files; a reference on its parent is held */
+	struct umdev__parent *parent; /* the parent reference, put when the node is freed */
+	uuid_t uuid;		      /* mdev files: the mdev named by (uuid, serial) */
+	uint64_t serial;
+	const struct umdev_attr *attr; /* dev_groups file; touched only with an mdev ref held */
+};
+
+/* The filesystem. */
+struct umdev_sysfs {
+	/* immutable after umdev_sysfs_create() */
+	char *mountpoint;
+	unsigned int max_threads;
+	bool allow_other;
+	bool debug;
+	struct timespec birth; /* every node's times */
+
+	/*
+	 * tree_lock (docs/locking.md #4): the node tree (children lists, users counts, the
+	 * published flags) and the parents list. Read: path lookups, readdir, open. Write:
+	 * publish/unpublish. Never held while calling into the core or a vendor callback;
+	 * writer-preferring so a stream of readers cannot starve a create.
+	 */
+	pthread_rwlock_t tree_lock;
+	struct sysfs_node *root;
+	struct umdev_list parents; /* struct sysfs_parent; under tree_lock */
+
+	/* mount state: used only by umdev_sysfs_mount()/umdev_sysfs_unmount() (one thread) */
+	struct fuse *fuse;
+	pthread_t loop_thread;
+	bool mounted;
+	/* leaf; protects loop_state; signalled on each change (INIT answered, loop ended) */
+	pthread_mutex_t loop_lock;
+	pthread_cond_t loop_cond;
+	enum { LOOP_STARTING, LOOP_LIVE, LOOP_DEAD } loop_state;
+};
+
+/*
+ * An open file. The node reference keeps the node (and what it names) alive; operations on a
+ * node that is no longer published fail ENODEV, except `remove` writes (M-40).
+ */
+struct sysfs_handle {
+	struct sysfs_node *node; /* a reference; put in op_release() */
+	/*
+	 * Leaf below the core's locks' callers: protects the snapshot below; held across one
+	 * read, including the show callback it may run (as kernfs holds of->mutex).
+	 */
+	pthread_mutex_t lock;
+	char *snap; /* content generated by the read at offset 0 (§6.1, M-67) */
+	size_t snap_len;
+	bool snap_valid; /* a show succeeded into snap */
+};
+
+/* ---- tree.c ---- */
+
+struct sysfs_node *umdev__sysfs_node_new(const char *name, mode_t mode);
+void umdev__sysfs_node_get(struct sysfs_node *n);
+/* Drop a reference; frees the node (and puts its children, its parent reference) at 0. */
+void umdev__sysfs_node_put(struct sysfs_node *n);
+/*
+ * Resolve a path relative to the mount root ("/sys/bus", "sys/bus" and "/" all work).
+ * Caller holds tree_lock. Return: the node, or NULL (ENOENT).
+ */
+struct sysfs_node *umdev__sysfs_lookup(struct umdev_sysfs *fs, const char *path);
+/* Build the static skeleton (§6.2). Return: 0, -ENOMEM. */
+int umdev__sysfs_tree_init(struct umdev_sysfs *fs);
+/* Free the whole tree (destroy). */
+void umdev__sysfs_tree_fini(struct umdev_sysfs *fs);
+/* The tree hooks installed into the core. */
+extern const struct umdev_tree_hooks umdev__sysfs_tree_hooks;
+
+/* ---- fuse_ops.c ---- */
+
+extern const struct fuse_operations umdev__sysfs_fuse_ops;
+
+/* ---- sysfs.c ---- */
+
+/* The INIT handshake was answered: the mount is live (called from the init op). */
+void umdev__sysfs_loop_live(struct umdev_sysfs *fs);
+
+#endif

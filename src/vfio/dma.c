@@ -1,0 +1,305 @@
+// SPDX-License-Identifier: MIT
+/*
+ * DMA (vfio-user.md §8.2, §8.3, §10.1): the session's mapping table and the driver's copies
+ * to and from guest memory. fd-backed mappings are accessed with pread()/pwrite() on the
+ * client's file, never mmap(), so a client that truncates its file cannot raise SIGBUS in the
+ * daemon. Copies run under dev->lock, so an unmap waits for copies in progress (§8.3).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <linux/vfio.h>
+
+#include "private.h"
+
+static uint32_t le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t le64(const uint8_t *p)
+{
+	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
+}
+
+static bool aligned(uint64_t v)
+{
+	return !(v & (VFIO_USER_PGSIZE - 1));
+}
+
+/* Index of the first mapping whose end is above @iova. Caller holds dev->lock. */
+static unsigned int lower_bound(const struct umdev__dma *dma, uint64_t iova)
+{
+	unsigned int lo = 0, hi = dma->nr;
+
+	while (lo < hi) {
+		unsigned int mid = lo + (hi - lo) / 2;
+		const struct umdev__dma_map *m = &dma->maps[mid];
+
+		if (m->iova + (m->size - 1) < iova)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Validation of §8.2 that needs no lock, in the listed order. */
+static int map_check(const struct umdev__vfio_msg *msg, struct umdev__dma_map *m)
+{
+	const uint8_t *p = msg->payload;
+	const uint32_t known = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE;
+	struct stat st;
+	int fl;
+
+	if (msg->len < 32 || le32(p) < 32)
+		return -EINVAL;
+	if (msg->nr_fds_total > 1)
+		return -EINVAL;
+	m->flags = le32(p + 4);
+	m->offset = le64(p + 8);
+	m->iova = le64(p + 16);
+	m->size = le64(p + 24);
+	m->fd = msg->nr_fds ? msg->fds[0] : -1;
+	if (!m->flags || (m->flags & ~known))
+		return -EINVAL;
+	if (!m->size || !aligned(m->iova) || !aligned(m->size) || !aligned(m->offset) ||
+	    m->size - 1 > UINT64_MAX - m->iova)
+		return -EINVAL;
+	if (m->fd < 0)
+		return m->offset ? -EINVAL : 0;
+	if (fstat(m->fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return -EINVAL;
+	if (m->size > UINT64_MAX - m->offset || m->offset + m->size > (uint64_t)st.st_size)
+		return -EINVAL;
+	fl = fcntl(m->fd, F_GETFL);
+	if (fl < 0)
+		return -EINVAL;
+	fl &= O_ACCMODE;
+	if ((m->flags & VFIO_DMA_MAP_FLAG_READ) && fl == O_WRONLY)
+		return -EACCES;
+	if ((m->flags & VFIO_DMA_MAP_FLAG_WRITE) && fl == O_RDONLY)
+		return -EACCES;
+	return 0;
+}
+
+int umdev__dma_map(struct umdev__vfio_device *dev, struct umdev__vfio_msg *msg)
+{
+	struct umdev__dma *dma = &dev->dma;
+	struct umdev__dma_map m;
+	unsigned int i;
+	int ret;
+
+	ret = map_check(msg, &m);
+	if (ret < 0)
+		return ret;
+	pthread_mutex_lock(&dev->lock);
+	i = lower_bound(dma, m.iova);
+	if (i < dma->nr && dma->maps[i].iova <= m.iova + (m.size - 1)) {
+		ret = -EEXIST;
+		goto out;
+	}
+	if (dma->nr >= umdev__vfio_config.max_dma_maps) {
+		ret = -ENOSPC;
+		goto out;
+	}
+	if (dma->nr == dma->cap) {
+		unsigned int cap = dma->cap ? dma->cap * 2 : 16;
+		struct umdev__dma_map *maps = realloc(dma->maps, cap * sizeof(*maps));
+
+		if (!maps) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		dma->maps = maps;
+		dma->cap = cap;
+	}
+	memmove(&dma->maps[i + 1], &dma->maps[i], (dma->nr - i) * sizeof(*dma->maps));
+	dma->maps[i] = m;
+	dma->nr++;
+	if (m.fd >= 0)
+		msg->fds[0] = -1; /* adopted; closed at unmap or teardown */
+out:
+	pthread_mutex_unlock(&dev->lock);
+	if (ret == 0 && dev->ops && dev->ops->dma_map_notify) {
+		umdev__vfio_in_callback = true;
+		dev->ops->dma_map_notify(dev->mdev, m.iova, m.size, true);
+		umdev__vfio_in_callback = false;
+	}
+	return ret;
+}
+
+static void notify_unmapped(struct umdev__vfio_device *dev, struct umdev__dma_map *maps,
+			    unsigned int nr)
+{
+	for (unsigned int i = 0; i < nr; i++) {
+		if (dev->ops && dev->ops->dma_map_notify) {
+			umdev__vfio_in_callback = true;
+			dev->ops->dma_map_notify(dev->mdev, maps[i].iova, maps[i].size, false);
+			umdev__vfio_in_callback = false;
+		}
+		if (maps[i].fd >= 0)
+			close(maps[i].fd);
+	}
+}
+
+int umdev__dma_unmap(struct umdev__vfio_device *dev, struct umdev__vfio_msg *msg,
+		     struct umdev__vfio_reply *reply)
+{
+	struct umdev__dma *dma = &dev->dma;
+	const uint8_t *p = msg->payload;
+	struct umdev__dma_map *removed = NULL;
+	uint32_t flags;
+	uint64_t iova, size;
+	unsigned int nr = 0, i;
+	int ret = 0;
+
+	if (msg->len < 24 || le32(p) < 24)
+		return -EINVAL;
+	if (msg->nr_fds_total)
+		return -EINVAL;
+	flags = le32(p + 4);
+	iova = le64(p + 8);
+	size = le64(p + 16);
+	if (flags & VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP)
+		return -ENOTSUP;
+	if (flags & ~(uint32_t)VFIO_DMA_UNMAP_FLAG_ALL)
+		return -EINVAL;
+	if ((flags & VFIO_DMA_UNMAP_FLAG_ALL) && (iova || size))
+		return -EINVAL;
+	reply->payload = malloc(24);
+	if (!reply->payload)
+		return -ENOMEM;
+	memcpy(reply->payload, p, 24); /* the reply echoes the request (§8.3) */
+	reply->len = 24;
+
+	pthread_mutex_lock(&dev->lock);
+	if (flags & VFIO_DMA_UNMAP_FLAG_ALL) {
+		removed = dma->maps;
+		nr = dma->nr;
+		dma->maps = NULL;
+		dma->nr = dma->cap = 0;
+	} else {
+		i = lower_bound(dma, iova);
+		if (i < dma->nr && dma->maps[i].iova == iova && dma->maps[i].size == size) {
+			removed = malloc(sizeof(*removed));
+			if (!removed) {
+				ret = -ENOMEM;
+			} else {
+				removed[0] = dma->maps[i];
+				nr = 1;
+				memmove(&dma->maps[i], &dma->maps[i + 1],
+					(dma->nr - i - 1) * sizeof(*dma->maps));
+				dma->nr--;
+			}
+		} else {
+			ret = -ENOENT;
+		}
+	}
+	pthread_mutex_unlock(&dev->lock);
+	notify_unmapped(dev, removed, nr);
+	free(removed);
+	return ret;
+}
+
+void umdev__dma_release_all(struct umdev__vfio_device *dev)
+{
+	for (unsigned int i = 0; i < dev->dma.nr; i++)
+		if (dev->dma.maps[i].fd >= 0)
+			close(dev->dma.maps[i].fd);
+	free(dev->dma.maps);
+	dev->dma.maps = NULL;
+	dev->dma.nr = dev->dma.cap = 0;
+}
+
+/* ---- driver API (§10.1) ---- */
+
+static int dma_rw(struct umdev_mdev *mdev, uint64_t iova, void *buf, size_t len, bool write)
+{
+	const uint32_t need = write ? VFIO_DMA_MAP_FLAG_WRITE : VFIO_DMA_MAP_FLAG_READ;
+	struct umdev__vfio_device *dev = umdev__vfio_lock_live(mdev);
+	struct umdev__dma *dma;
+	uint64_t cur, end;
+	unsigned int i, first;
+	int ret = 0;
+
+	if (!dev)
+		return -ENOTCONN;
+	dma = &dev->dma;
+	if (!dev->session_open) {
+		ret = -ENOTCONN;
+		goto out;
+	}
+	if (len == 0)
+		goto out;
+	if (len - 1 > UINT64_MAX - iova) {
+		ret = -EFAULT;
+		goto out;
+	}
+	end = iova + (len - 1); /* inclusive */
+	/* checked before any byte moves: coverage, then permissions */
+	first = lower_bound(dma, iova);
+	for (i = first, cur = iova;; i++) {
+		const struct umdev__dma_map *m = &dma->maps[i];
+
+		if (i >= dma->nr || m->iova > cur) {
+			ret = -EFAULT;
+			goto out;
+		}
+		if (!(m->flags & need) && ret == 0)
+			ret = -EPERM;
+		if (m->fd < 0 && ret == 0)
+			ret = umdev__vfio_in_callback ? -EDEADLK : -EIO; /* message DMA: not yet */
+		if (m->iova + (m->size - 1) >= end)
+			break;
+		cur = m->iova + m->size;
+	}
+	if (ret < 0)
+		goto out;
+	for (i = first, cur = iova; cur <= end && ret == 0; i++) {
+		const struct umdev__dma_map *m = &dma->maps[i];
+		uint64_t piece_end = m->iova + (m->size - 1) < end ? m->iova + (m->size - 1) : end;
+		size_t n = (size_t)(piece_end - cur + 1);
+		off_t off = (off_t)(m->offset + (cur - m->iova));
+		uint8_t *b = (uint8_t *)buf + (cur - iova);
+		ssize_t done = 0;
+		struct stat st;
+
+		if (fstat(m->fd, &st) < 0 || (uint64_t)off + n > (uint64_t)st.st_size) {
+			ret = -EFAULT; /* the client truncated its file (§10.1) */
+			break;
+		}
+		while ((size_t)done < n) {
+			ssize_t r = write ? pwrite(m->fd, b + done, n - (size_t)done, off + done)
+					  : pread(m->fd, b + done, n - (size_t)done, off + done);
+
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0) {
+				ret = -EFAULT; /* the file became shorter than the mapping */
+				break;
+			}
+			done += r;
+		}
+		if (piece_end == end)
+			break;
+		cur = piece_end + 1;
+	}
+out:
+	pthread_mutex_unlock(&dev->lock);
+	return ret;
+}
+
+int umdev_dma_read(struct umdev_mdev *mdev, uint64_t iova, void *buf, size_t len)
+{
+	return dma_rw(mdev, iova, buf, len, false);
+}
+
+int umdev_dma_write(struct umdev_mdev *mdev, uint64_t iova, const void *buf, size_t len)
+{
+	return dma_rw(mdev, iova, (void *)buf, len, true);
+}

@@ -1,0 +1,293 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internals of the vfio module (vfio-user.md): the vfio device record, the PCI helper's state,
+ * the interrupt and DMA state, one session's state, and the functions the files of src/vfio/
+ * share. Not for use outside src/vfio/ and its unit tests.
+ *
+ * Threads and locks (docs/locking.md, "vfio session"):
+ *  - every vfio device with a socket has one server thread: it accepts, reads, executes
+ *    commands, calls the driver's callbacks and writes replies. Clients of different devices
+ *    therefore never wait on each other (C1), and callbacks of one device never overlap (C7).
+ *  - dev->lock is a leaf: config space, irq state and the DMA table of one device. Taken by the
+ *    server thread and by driver threads (umdev_intx_set_level(), umdev_dma_read(), ...); never
+ *    held across a socket operation, a driver callback or a call into the core.
+ *  - devices_lock (vfio.c) protects the list of device records; held only for a lookup or an
+ *    insert/delete, and taken before dev->lock, never after.
+ */
+#ifndef UMDEV_VFIO_PRIVATE_H
+#define UMDEV_VFIO_PRIVATE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "umdev/mdev.h"
+#include "list.h"
+#include "vfio.h"
+
+/* ---- wire constants (vfio-user.md §6, §8) ---- */
+
+#define VFIO_USER_HDR_SIZE 16u
+#define VFIO_USER_MAX_DATA_XFER 1048576u
+#define VFIO_USER_MAX_MSG_SIZE (16u + 16u + VFIO_USER_MAX_DATA_XFER)
+#define VFIO_USER_MAX_MSG_FDS 8u
+#define VFIO_USER_PGSIZE 4096u
+#define VFIO_USER_JSON_DEPTH 16
+#define VFIO_USER_MAX_WR_CNT 200u
+#define VFIO_USER_RX_FDS_MAX 32u /* fds kept per message; more are closed at once */
+
+#define VFIO_USER_F_TYPE_MASK 0xfu
+#define VFIO_USER_F_TYPE_COMMAND 0x0u
+#define VFIO_USER_F_TYPE_REPLY 0x1u
+#define VFIO_USER_F_NO_REPLY 0x10u
+#define VFIO_USER_F_ERROR 0x20u
+
+enum vfio_user_command {
+	VFIO_USER_VERSION = 1,
+	VFIO_USER_DMA_MAP = 2,
+	VFIO_USER_DMA_UNMAP = 3,
+	VFIO_USER_DEVICE_GET_INFO = 4,
+	VFIO_USER_DEVICE_GET_REGION_INFO = 5,
+	VFIO_USER_DEVICE_GET_REGION_IO_FDS = 6,
+	VFIO_USER_DEVICE_GET_IRQ_INFO = 7,
+	VFIO_USER_DEVICE_SET_IRQS = 8,
+	VFIO_USER_REGION_READ = 9,
+	VFIO_USER_REGION_WRITE = 10,
+	VFIO_USER_DMA_READ = 11,
+	VFIO_USER_DMA_WRITE = 12,
+	VFIO_USER_DEVICE_RESET = 13,
+	VFIO_USER_REGION_WRITE_MULTI = 15,
+	VFIO_USER_DEVICE_FEATURE = 16,
+	VFIO_USER_MIG_DATA_READ = 17,
+	VFIO_USER_MIG_DATA_WRITE = 18,
+};
+
+#define VFIO_USER_NUM_REGIONS 9u
+#define VFIO_USER_NUM_IRQS 5u
+
+/* ---- PCI helper (pci.c, vfio-user.md §9.3) ---- */
+
+struct umdev__pci_bar {
+	uint64_t size; /* bytes; 0: unimplemented */
+	unsigned int flags; /* UMDEV_PCI_BAR_*; the upper half of a 64-bit BAR has size 0 */
+};
+
+/* Config space and its rules. Protected by the owning device's lock once C7 ran. */
+struct umdev__pci {
+	bool initialised; /* umdev_pci_init() ran */
+	uint8_t cfg[UMDEV_PCI_CONFIG_SIZE]; /* current values */
+	uint8_t poweron[UMDEV_PCI_CONFIG_SIZE]; /* restored at reset */
+	uint8_t wmask[UMDEV_PCI_CONFIG_SIZE]; /* writable bits */
+	uint8_t w1cmask[UMDEV_PCI_CONFIG_SIZE]; /* RW1C bits */
+	struct umdev__pci_bar bar[6];
+	bool intx_pin; /* config 0x3D = 1; INTx count 1 */
+	unsigned int msi_offset; /* 0: no MSI capability */
+	unsigned int msi_vectors; /* MMC-derived vector count */
+	unsigned int msi_flags; /* UMDEV_PCI_MSI_* */
+	bool intx_level; /* driver's INTx level; Status bit 3 */
+};
+
+void umdev__pci_defaults(struct umdev__pci *pci, uint16_t vendor_id, uint16_t device_id,
+			 uint32_t class_code, uint8_t revision);
+int umdev__pci_set_bar(struct umdev__pci *pci, unsigned int bar, uint64_t size, unsigned int flags);
+int umdev__pci_add_msi(struct umdev__pci *pci, unsigned int offset, unsigned int nr_vectors,
+		       unsigned int flags);
+int umdev__pci_define(struct umdev__pci *pci, unsigned int offset, unsigned int size,
+		      uint32_t value, uint32_t wmask);
+/* current values of [offset, offset + count); caller checked the range */
+void umdev__pci_read(const struct umdev__pci *pci, unsigned int offset, void *buf,
+		     unsigned int count);
+/* a client write, per byte through the masks; caller checked the range */
+void umdev__pci_write(struct umdev__pci *pci, unsigned int offset, const void *buf,
+		      unsigned int count);
+/* a driver store bypassing the masks */
+void umdev__pci_store(struct umdev__pci *pci, unsigned int offset, const void *buf,
+		      unsigned int count);
+void umdev__pci_reset(struct umdev__pci *pci);
+uint16_t umdev__pci_command(const struct umdev__pci *pci);
+/* Return: whether the MSI vector @vector is masked by the per-vector mask bits */
+bool umdev__pci_msi_masked(const struct umdev__pci *pci, unsigned int vector);
+void umdev__pci_msi_set_pending(struct umdev__pci *pci, unsigned int vector, bool pending);
+/* vfio region flags (VFIO_REGION_INFO_FLAG_*) and size of region @index */
+uint64_t umdev__pci_region_size(const struct umdev__pci *pci, unsigned int index);
+uint32_t umdev__pci_region_flags(const struct umdev__pci *pci, unsigned int index);
+
+/* ---- interrupts (irq.c, vfio-user.md §8.8, §9.4) ---- */
+
+#define VFIO_IRQ_MSI_MAX 32u
+
+/* Protected by the device's lock. -1: no eventfd. */
+struct umdev__irq {
+	int intx_trigger;
+	int intx_unmask;
+	bool intx_masked;
+	int msi_trigger[VFIO_IRQ_MSI_MAX];
+	int err_trigger;
+	int req_trigger;
+};
+
+/* ---- DMA (dma.c, vfio-user.md §8.2, §8.3, §10.1) ---- */
+
+struct umdev__dma_map {
+	uint64_t iova;
+	uint64_t size;
+	uint64_t offset; /* in fd */
+	uint32_t flags; /* VFIO_DMA_MAP_FLAG_READ/WRITE */
+	int fd; /* -1: message-based */
+};
+
+/* Protected by the device's lock. Sorted by iova, non-overlapping. */
+struct umdev__dma {
+	struct umdev__dma_map *maps;
+	unsigned int nr;
+	unsigned int cap;
+};
+
+/* ---- the vfio device (vfio.c) ---- */
+
+enum umdev__vfio_state {
+	VFIO_DEV_DECLARED, /* umdev_pci_init() ran in probe; C7 not yet */
+	VFIO_DEV_LIVE, /* C7..R4 */
+	VFIO_DEV_DETACHED, /* R4 began: driver calls fail -ENOTCONN */
+};
+
+struct umdev__vfio_session;
+
+struct umdev__vfio_device {
+	struct umdev_list node; /* under devices_lock */
+	struct umdev_mdev *mdev; /* valid from C7 to R4; key with serial before C7 */
+	uint64_t serial;
+	const struct umdev_vfio_ops *ops; /* the driver's; may be NULL */
+	unsigned int index; /* N of vfioN */
+
+	/* leaf; protects state, pci, irq, dma and session_open; see the top of this file */
+	pthread_mutex_t lock;
+	enum umdev__vfio_state state;
+	struct umdev__pci pci;
+	struct umdev__irq irq;
+	struct umdev__dma dma;
+	bool session_open; /* a session is in SESSION state: irq/dma state belongs to it */
+
+	/* socket and server thread; written before the thread starts, then only by it */
+	char path[108];
+	int listen_fd; /* -1: numbering only */
+	int wake_fd; /* eventfd: R4 wakes the server thread */
+	pthread_t thread;
+	bool thread_started;
+	_Atomic bool removing; /* set at R4 step 1 */
+	struct umdev__vfio_session *session; /* only the server thread touches it */
+};
+
+/* daemon options in effect (vfio.c); read-only after umdev_vfio_init() */
+struct umdev__vfio_config {
+	unsigned int max_dma_maps;
+	unsigned int handshake_timeout_ms;
+	unsigned int req_timeout_ms;
+	unsigned int dma_timeout_ms;
+	bool has_group;
+	gid_t group;
+};
+extern struct umdev__vfio_config umdev__vfio_config;
+
+/* Return: the live device of @mdev with dev->lock held, or NULL (-ENOTCONN to the caller). */
+struct umdev__vfio_device *umdev__vfio_lock_live(struct umdev_mdev *mdev);
+/* Return: the device record of @mdev (any state), without locks; tests only. */
+struct umdev__vfio_device *umdev__vfio_device_find(struct umdev_mdev *mdev);
+
+/* ---- irq.c: all called with dev->lock held ---- */
+void umdev__irq_init(struct umdev__irq *irq);
+void umdev__irq_intx_eval(struct umdev__vfio_device *dev);
+void umdev__irq_release_all(struct umdev__vfio_device *dev);
+unsigned int umdev__irq_count(const struct umdev__vfio_device *dev, unsigned int index);
+uint32_t umdev__irq_flags(unsigned int index);
+void umdev__irq_reset(struct umdev__vfio_device *dev);
+void umdev__irq_msi_eval(struct umdev__vfio_device *dev);
+
+/* ---- dma.c: called with dev->lock held ---- */
+void umdev__dma_release_all(struct umdev__vfio_device *dev);
+
+/* ---- messages and sessions (session.c) ---- */
+
+/* One received message: header fields, payload and its fds. */
+struct umdev__vfio_msg {
+	uint16_t msg_id;
+	uint16_t command;
+	uint32_t msg_size;
+	uint32_t flags;
+	uint32_t error;
+	uint8_t *payload; /* msg_size - 16 bytes */
+	size_t len;
+	int fds[VFIO_USER_RX_FDS_MAX];
+	unsigned int nr_fds; /* kept in fds[] */
+	unsigned int nr_fds_total; /* received; more than nr_fds means some were closed */
+};
+
+/* One reply under construction: payload (owned) and fds (owned until sent). */
+struct umdev__vfio_reply {
+	uint8_t *payload;
+	size_t len;
+	int fds[1];
+	unsigned int nr_fds;
+};
+
+enum umdev__session_state {
+	VFIO_SESSION_HANDSHAKE,
+	VFIO_SESSION_ACTIVE,
+};
+
+/* Negotiated values (vfio-user.md §7). */
+struct umdev__vfio_caps {
+	unsigned int major, minor;
+	unsigned int max_msg_fds; /* client's; default 1 */
+	uint32_t max_data_xfer_size; /* client's; default 1048576 */
+	bool write_multiple;
+	bool proposed[8]; /* see VFIO_CAP_* in session.c */
+};
+
+struct umdev__vfio_session {
+	struct umdev__vfio_device *dev;
+	int fd; /* the connection; -1 in unit tests */
+	enum umdev__session_state state;
+	struct umdev__vfio_caps caps;
+	bool opened; /* open_device succeeded; close_device due */
+	/* receive state of the message being read */
+	uint8_t hdr[VFIO_USER_HDR_SIZE];
+	size_t have;
+	struct umdev__vfio_msg rx;
+	/* rate limit of client-error logging (C8) */
+	uint64_t log_window_ms;
+	unsigned int log_count;
+};
+
+/*
+ * umdev__vfio_handle() - execute one complete message of a session (validation, side effects)
+ * and build its reply. Adopts or closes every fd of @msg.
+ * Return: 0 with @reply filled; a negative errno for the error reply; the session flags
+ * fatal errors in @ret_fatal (connection closes after the reply).
+ */
+int umdev__vfio_handle(struct umdev__vfio_session *s, struct umdev__vfio_msg *msg,
+		       struct umdev__vfio_reply *reply, bool *ret_fatal);
+/* session object for @dev (fd may be -1 in unit tests); NULL on -ENOMEM */
+struct umdev__vfio_session *umdev__vfio_session_new(struct umdev__vfio_device *dev, int fd);
+/* teardown of §4.4 and free; closes fd */
+void umdev__vfio_session_free(struct umdev__vfio_session *s);
+void umdev__vfio_msg_close_fds(struct umdev__vfio_msg *msg);
+void umdev__vfio_reply_free(struct umdev__vfio_reply *reply);
+/* Check the 16-byte header. Return: 0, or -EINVAL / -E2BIG (fatal: close after reply). */
+int umdev__vfio_check_header(uint32_t msg_size);
+/* command handlers outside session.c; they take dev->lock themselves */
+int umdev__irq_set(struct umdev__vfio_device *dev, struct umdev__vfio_msg *msg,
+		   unsigned int *ret_index);
+void umdev__irq_unmask_event(struct umdev__vfio_device *dev);
+int umdev__dma_map(struct umdev__vfio_device *dev, struct umdev__vfio_msg *msg);
+int umdev__dma_unmap(struct umdev__vfio_device *dev, struct umdev__vfio_msg *msg,
+		     struct umdev__vfio_reply *reply);
+/* server thread main loop (server.c) */
+void *umdev__vfio_server_thread(void *arg);
+
+/* set while a server callback runs on this thread (message DMA -> -EDEADLK) */
+extern _Thread_local bool umdev__vfio_in_callback;
+
+#endif

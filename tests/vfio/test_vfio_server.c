@@ -1,0 +1,1764 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The vfio-user server end to end, in-process: two vdrv devices (vfio0, vfio1) served on a
+ * temporary rundir, driven over their sockets by the test client of vclient.h, whose byte
+ * layouts come from vfio-user.md and not from the server's headers. Tests are named after the
+ * checklist items (vfio-user.md §14) they prove.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <cmocka.h>
+
+#include "hooks.h"
+#include "umdev/log.h"
+#include "vclient.h"
+#include "vdrv.h"
+#include "vfio.h"
+
+struct fx {
+	char rundir[64];
+	char path[2][128];
+	uuid_t u[2];
+	bool live[2];
+	int fds_before;
+};
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1; /* the DIR's own fd */
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The eventfd's counter if it is signalled within @timeout_ms, else 0. */
+static uint64_t ev_wait(int efd, int timeout_ms)
+{
+	struct pollfd p = {.fd = efd, .events = POLLIN};
+	uint64_t v = 0;
+
+	if (poll(&p, 1, timeout_ms) == 1 && read(efd, &v, sizeof(v)) == sizeof(v))
+		return v;
+	return 0;
+}
+
+/* fd count settles once the server threads finished teardown */
+static bool fds_settle(int expected)
+{
+	for (int i = 0; i < 200; i++) {
+		if (count_fds() == expected)
+			return true;
+		usleep(5000);
+	}
+	return false;
+}
+
+static int fx_setup_opts(void **state, const struct umdev_vfio_options *base)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	struct umdev_vfio_options o = *base;
+
+	strcpy(f->rundir, "/tmp/umdev-vfio-XXXXXX");
+	if (!mkdtemp(f->rundir))
+		return -1;
+	o.rundir = f->rundir;
+	if (umdev_vfio_init(&o) < 0)
+		return -1;
+	if (vdrv_register() < 0)
+		return -1;
+	for (int i = 0; i < 2; i++) {
+		uuid_generate(f->u[i]);
+		if (vdrv_create(&f->u[i]) < 0)
+			return -1;
+		f->live[i] = true;
+		snprintf(f->path[i], sizeof(f->path[i]), "%s/vfio/devices/vfio%d", f->rundir, i);
+	}
+	f->fds_before = count_fds();
+	*state = f;
+	return 0;
+}
+
+static int fx_setup(void **state)
+{
+	return fx_setup_opts(
+	    state, &(struct umdev_vfio_options){.max_dma_maps = 16, .handshake_timeout_ms = 1000});
+}
+
+static int fx_setup_req(void **state)
+{
+	return fx_setup_opts(state, &(struct umdev_vfio_options){.req_timeout_ms = 1000});
+}
+
+static int fx_teardown(void **state)
+{
+	struct fx *f = *state;
+	char cmd[128];
+
+	for (int i = 0; i < 2; i++)
+		if (f->live[i])
+			assert_int_equal(umdev_mdev_remove(&f->u[i]), 0);
+	vdrv_unregister();
+	umdev_vfio_fini();
+	umdev__core_reset();
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->rundir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+static struct umdev_mdev *fx_mdev(struct fx *f, int i)
+{
+	return vdrv_find(&f->u[i])->mdev;
+}
+
+/* ---- sockets and lifecycle ---- */
+
+static void test_V1_socket_0600_owned_by_euid(void **state)
+{
+	struct fx *f = *state;
+	struct stat st;
+
+	assert_int_equal(stat(f->path[0], &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(st.st_uid, geteuid());
+	assert_int_equal(umdev_mdev_vfio_index(fx_mdev(f, 0)), 0);
+	assert_int_equal(umdev_mdev_vfio_index(fx_mdev(f, 1)), 1);
+}
+
+static void test_V2_lowest_free_number_is_reused(void **state)
+{
+	struct fx *f = *state;
+	struct stat st;
+
+	assert_int_equal(umdev_mdev_remove(&f->u[0]), 0);
+	uuid_generate(f->u[0]);
+	assert_int_equal(vdrv_create(&f->u[0]), 0);
+	assert_int_equal(umdev_mdev_vfio_index(fx_mdev(f, 0)), 0);
+	assert_int_equal(umdev_mdev_vfio_index(fx_mdev(f, 1)), 1);
+	assert_int_equal(stat(f->path[0], &st), 0);
+	int fd = vc_open(f->path[0]);
+	assert_true(fd >= 0);
+	close(fd);
+}
+
+static void test_V3_remove_unlinks_socket_then_enoent(void **state)
+{
+	struct fx *f = *state;
+	struct stat st;
+
+	assert_int_equal(umdev_mdev_remove(&f->u[0]), 0);
+	f->live[0] = false;
+	assert_int_equal(stat(f->path[0], &st), -1);
+	assert_int_equal(vc_connect(f->path[0]), -ENOENT);
+	assert_true(fds_settle(f->fds_before - 2)); /* its listener and wake eventfd */
+}
+
+struct closer {
+	int fd, req;
+	uint64_t signalled_ms;
+};
+
+/* A cooperative VMM: closes the connection as soon as REQ fires. */
+static void *closer_thread(void *arg)
+{
+	struct closer *c = arg;
+
+	if (ev_wait(c->req, 5000))
+		c->signalled_ms = now_ms();
+	close(c->fd);
+	return NULL;
+}
+
+static void test_V4_req_signalled_and_client_close_ends_removal(void **state)
+{
+	struct fx *f = *state; /* vfio-req-timeout = 1 s */
+	struct closer c = {.fd = vc_open(f->path[0]), .req = eventfd(0, EFD_CLOEXEC)};
+	pthread_t t;
+	uint64_t t0;
+	struct stat st;
+
+	assert_true(c.fd >= 0);
+	assert_int_equal(vc_set_irqs(c.fd, 0x24, 4, 0, 1, &c.req, 1), 0);
+	assert_int_equal(pthread_create(&t, NULL, closer_thread, &c), 0);
+	t0 = now_ms();
+	assert_int_equal(umdev_mdev_remove(&f->u[0]), 0);
+	f->live[0] = false;
+	pthread_join(t, NULL);
+	assert_true(c.signalled_ms != 0);
+	assert_true(now_ms() - t0 < 900); /* ended by the close, not by T_req */
+	assert_int_equal(stat(f->path[0], &st), -1);
+	close(c.req);
+}
+
+static void test_V5_uncooperative_client_waits_t_req(void **state)
+{
+	struct fx *f = *state; /* vfio-req-timeout = 1 s */
+	int fd = vc_open(f->path[0]);
+	int req = eventfd(0, EFD_CLOEXEC);
+	uint64_t t0, dt;
+
+	assert_true(fd >= 0);
+	assert_int_equal(vc_set_irqs(fd, 0x24, 4, 0, 1, &req, 1), 0);
+	t0 = now_ms();
+	assert_int_equal(umdev_mdev_remove(&f->u[0]), 0);
+	dt = now_ms() - t0;
+	f->live[0] = false;
+	assert_true(dt >= 1000 && dt < 5000);
+	assert_true(ev_wait(req, 0) >= 1);
+	assert_true(vc_eof(fd, 1000));
+	close(fd);
+	close(req);
+}
+
+static void test_V5_default_removal_does_not_wait_and_client_reads_eof(void **state)
+{
+	struct fx *f = *state; /* default vfio-req-timeout 0 */
+	int fd = vc_open(f->path[0]);
+	int req = eventfd(0, EFD_CLOEXEC);
+	uint64_t t0;
+
+	assert_true(fd >= 0);
+	assert_int_equal(vc_set_irqs(fd, 0x24, 4, 0, 1, &req, 1), 0);
+	t0 = now_ms();
+	assert_int_equal(umdev_mdev_remove(&f->u[0]), 0);
+	f->live[0] = false;
+	assert_true(now_ms() - t0 < 1000);
+	assert_true(ev_wait(req, 0) >= 1);
+	assert_true(vc_eof(fd, 1000)); /* device removed while connected: EOF */
+	close(fd);
+	close(req);
+	assert_true(fds_settle(f->fds_before - 2));
+}
+
+static void test_V8_stale_file_replaced(void **state)
+{
+	struct fx *f = *state;
+	char p[160];
+	int fd;
+
+	assert_int_equal(umdev_mdev_remove(&f->u[0]), 0);
+	fd = open(f->path[0], O_CREAT | O_WRONLY, 0644); /* a stale regular file */
+	assert_true(fd >= 0);
+	close(fd);
+	uuid_generate(f->u[0]);
+	assert_int_equal(vdrv_create(&f->u[0]), 0);
+	fd = vc_open(f->path[0]);
+	assert_true(fd >= 0);
+	close(fd);
+	snprintf(p, sizeof(p), "%s", f->path[0]);
+	(void)p;
+}
+
+/* ---- connection model ---- */
+
+static void test_V9_second_client_gets_ebusy_then_eof(void **state)
+{
+	struct fx *f = *state;
+	int a = vc_open(f->path[0]);
+	int b = vc_connect(f->path[0]);
+	struct vc_reply r;
+
+	assert_true(a >= 0 && b >= 0);
+	assert_int_equal(vc_version(b, 0, VC_QEMU_CAPS, &r), EBUSY);
+	assert_int_equal(r.flags, 0x21);
+	assert_int_equal(r.command, C_VERSION);
+	vc_reply_free(&r);
+	assert_true(vc_eof(b, 2000));
+	assert_int_equal(vc_call_err(a, C_GET_INFO, (uint8_t[16]){16}, 16, NULL, 0), 0);
+	close(a);
+	close(b);
+}
+
+static void test_V10_silent_client_dropped_after_handshake_timeout(void **state)
+{
+	struct fx *f = *state; /* vfio-handshake-timeout = 1 s */
+	int fd = vc_connect(f->path[0]);
+	uint64_t t0 = now_ms(), dt;
+
+	assert_true(fd >= 0);
+	assert_true(vc_eof(fd, 6000));
+	dt = now_ms() - t0;
+	assert_true(dt >= 500 && dt < 5000);
+	close(fd);
+	fd = vc_open(f->path[0]);
+	assert_true(fd >= 0);
+	close(fd);
+}
+
+static int memfd(size_t size)
+{
+	int fd = memfd_create("vfio-test", MFD_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)size), 0);
+	return fd;
+}
+
+static void test_V11_teardown_closes_every_fd(void **state)
+{
+	struct fx *f = *state;
+	int fd = vc_open(f->path[0]);
+	int m1 = memfd(1 << 20), m2 = memfd(1 << 20);
+	int trig = eventfd(0, EFD_CLOEXEC), unmask = eventfd(0, EFD_CLOEXEC);
+	int before = f->fds_before + 4; /* the test's own four */
+
+	assert_int_equal(vc_dma_map(fd, 3, 0, 0x100000, 0x10000, m1), 0);
+	assert_int_equal(vc_dma_map(fd, 3, 0, 0x200000, 0x10000, m2), 0);
+	assert_int_equal(vc_set_irqs(fd, 0x24, 0, 0, 1, &trig, 1), 0);
+	assert_int_equal(vc_set_irqs(fd, 0x14, 0, 0, 1, &unmask, 1), 0);
+	assert_int_equal(count_fds(), before + 2 + 4); /* both socket ends + server's copies */
+	close(fd);
+	assert_true(fds_settle(before + 0));
+	fd = vc_open(f->path[0]);
+	assert_true(fd >= 0);
+	close(fd);
+	close(m1);
+	close(m2);
+	close(trig);
+	close(unmask);
+	assert_true(fds_settle(f->fds_before));
+}
+
+static void test_V12_disconnect_resets_command_register(void **state)
+{
+	struct fx *f = *state;
+	int fd = vc_open(f->path[0]);
+	unsigned int resets = vdrv_find(&f->u[0])->resets;
+
+	assert_int_equal(vc_cfg_write(fd, 4, 2, 0x0007), 0);
+	assert_int_equal(vc_cfg_read(fd, 4, 2), 0x0007);
+	close(fd);
+	fd = vc_open(f->path[0]);
+	assert_int_equal(vc_cfg_read(fd, 4, 2), 0x0000); /* the helper's power-on command */
+	assert_int_equal(vdrv_find(&f->u[0])->resets, resets + 1);
+	assert_int_equal(vdrv_find(&f->u[0])->closes, 1);
+	close(fd);
+}
+
+static void test_V13_200_cycles_leak_nothing(void **state)
+{
+	struct fx *f = *state;
+
+	for (int i = 0; i < 200; i++) {
+		int fd = vc_open(f->path[0]);
+
+		assert_true(fd >= 0);
+		assert_int_equal(vc_call_err(fd, C_GET_INFO, (uint8_t[16]){16}, 16, NULL, 0), 0);
+		close(fd);
+	}
+	assert_true(fds_settle(f->fds_before));
+}
+
+/* ---- header and framing ---- */
+
+static void test_V15_get_info_reply_header(void **state)
+{
+	struct fx *f = *state;
+	int fd = vc_open(f->path[0]);
+	uint8_t p[16] = {16};
+	struct vc_reply r;
+
+	assert_int_equal(vc_send(fd, 0x4242, C_GET_INFO, 0, p, 16, NULL, 0), 0);
+	assert_int_equal(vc_recv(fd, &r, 5000), 0);
+	assert_int_equal(r.msg_id, 0x4242);
+	assert_int_equal(r.command, C_GET_INFO);
+	assert_int_equal(r.flags, 0x1);
+	assert_int_equal(r.error, 0);
+	assert_int_equal(r.msg_size, 32);
+	vc_reply_free(&r);
+	close(fd);
+}
+
+static void test_V16_V20_unknown_commands_enosys(void **state)
+{
+	struct fx *f = *state;
+	int fd = vc_open(f->path[0]);
+	const uint16_t cmds[] = {0, 14, 19, 65535, C_DMA_READ, C_DMA_WRITE};
+
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		assert_int_equal(vc_call_err(fd, cmds[i], NULL, 0, NULL, 0), ENOSYS);
+	close(fd);
+}
+
+static void test_V17_posted_write_then_read(void **state)
+{
+	struct fx *f = *state;
+	int fd = vc_open(f->path[0]);
+	uint8_t p[17];
+	uint8_t b = 0;
+	struct vc_reply r;
+
+	vc_put64(p, 3);
+	vc_put32(p + 8, 0);
+	vc_put32(p + 12, 1);
+	p[16] = 0x5a;
+	assert_int_equal(vc_send(fd, 1, C_REGION_WRITE, 0x10, p, 17, NULL, 0), 0);
+	vc_put32(p + 12, 1);
+	assert_int_equal(vc_send(fd, 2, C_REGION_READ, 0, p, 16, NULL, 0), 0);
+	assert_int_equal(vc_recv(fd, &r, 5000), 0);
+	assert_int_equal(r.msg_id, 2); /* exactly one reply: the read's */
+	assert_int_equal(r.payload[16], 0x5a);
+	vc_reply_free(&r);
+	(void)b;
+	close(fd);
+}
+
+static void test_V18_posted_invalid_no_reply_stays_usable(void **state)
+{
+	struct fx *f = *state;
+	int fd = vc_open(f->path[0]);
+	uint8_t p[16] = {8}; /* argsz 8: invalid GET_INFO */
+	struct vc_reply r;
+
+	assert_int_equal(vc_send(fd, 1, C_GET_INFO, 0x10, p, 16, NULL, 0), 0);
+	p[0] = 16;
+	assert_int_equal(vc_send(fd, 2, C_GET_INFO, 0, p, 16, NULL, 0), 0);
+	assert_int_equal(vc_recv(fd, &r, 5000), 0);
+	assert_int_equal(r.msg_id, 2);
+	assert_int_equal(r.flags, 1);
+	vc_reply_free(&r);
+	close(fd);
+}
+
+static void test_V19_pipelined_same_msg_id_in_order(void **state)
+{
+	struct fx *f = *state;
+	int fd = vc_open(f->path[0]);
+	uint8_t p[16];
+
+	for (int i = 0; i < 64; i++) {
+		vc_put64(p, 0);
+		vc_put32(p + 8, 7);
+		vc_put32(p + 12, (uint32_t)(i % 4) + 1); /* count tells the replies apart */
+		assert_int_equal(vc_send(fd, 7, C_REGION_READ, 0, p, 16, NULL, 0), 0);
+	}
+	for (int i = 0; i < 64; i++) {
+		struct vc_reply r;
+
+		assert_int_equal(vc_recv(fd, &r, 5000), 0);
+		assert_int_equal(r.msg_id, 7);
+		assert_int_equal(vc_get32(r.payload + 12), (uint32_t)(i % 4) + 1);
+		vc_reply_free(&r);
+	}
+	close(fd);
+}
+
+static void test_V21_type2_einval_unsolicited_reply_ignored(void **state)
+{
+	struct fx *f = *state;
+	int fd = vc_open(f->path[0]);
+	uint8_t p[16] = {16};
+	struct vc_reply r;
+
+	assert_int_equal(vc_send(fd, 1, C_GET_INFO, 2, p, 16, NULL, 0), 0);
+	assert_int_equal(vc_recv(fd, &r, 5000), 0);
+	assert_int_equal(r.flags, 0x21);
+	assert_int_equal(r.error, EINVAL);
+	vc_reply_free(&r);
+	assert_int_equal(vc_send(fd, 2, C_GET_INFO, 1, p, 16, NULL, 0), 0); /* a "reply" */
+	assert_int_equal(vc_send(fd, 3, C_GET_INFO, 0, p, 16, NULL, 0), 0);
+	assert_int_equal(vc_recv(fd, &r, 5000), 0);
+	assert_int_equal(r.msg_id, 3);
+	assert_int_equal(r.flags, 1);
+	vc_reply_free(&r);
+	close(fd);
+}
+
+static void test_V22_reserved_flags_and_error_field_ignored(void **state)
+{
+	struct fx *f = *state;
+	int fd = vc_open(f->path[0]);
+	uint8_t m[32] = {0};
+	struct vc_reply r;
+
+	vc_put16(m, 9);
+	vc_put16(m + 2, C_GET_INFO);
+	vc_put32(m + 4, 32);
+	vc_put32(m + 8, 0xffffffc0);
+	vc_put32(m + 12, 77);
+	vc_put32(m + 16, 16);
+	assert_int_equal(vc_send_raw(fd, m, 32, NULL, 0), 0);
+	assert_int_equal(vc_recv(fd, &r, 5000), 0);
+	assert_int_equal(r.flags, 1);
+	assert_int_equal(vc_get32(r.payload + 8), 9);
+	vc_reply_free(&r);
+	close(fd);
+}
+
+static void test_V23_msg_size_8_einval_then_eof(void **state)
+{
+	struct fx *f = *state;
+	int fd = vc_open(f->path[0]);
+	uint8_t m[16] = {1, 0, C_GET_INFO, 0, 8};
+	struct vc_reply r;
+
+	assert_int_equal(vc_send_raw(fd, m, 16, NULL, 0), 0);
+	assert_int_equal(vc_recv(fd, &r, 5000), 0);
+	assert_int_equal(r.flags, 0x21);
+	assert_int_equal(r.error, EINVAL);
+	vc_reply_free(&r);
+	assert_true(vc_eof(fd, 2000));
+	close(fd);
+}
+
+static void test_V24_msg_too_big_e2big_without_body(void **state)
+{
+	struct fx *f = *state;
+	int fd = vc_open(f->path[0]);
+	uint8_t m[16] = {1, 0, C_REGION_WRITE};
+	struct vc_reply r;
+
+	vc_put32(m + 4, 1048608 + 1);
+	assert_int_equal(vc_send_raw(fd, m, 16, NULL, 0), 0);
+	assert_int_equal(vc_recv(fd, &r, 2000), 0);
+	assert_int_equal(r.flags, 0x21);
+	assert_int_equal(r.error, E2BIG);
+	vc_reply_free(&r);
+	assert_true(vc_eof(fd, 2000));
+	close(fd);
+}
+
+static void test_V25_byte_at_a_time(void **state)
+{
+	struct fx *f = *state;
+	int fd = vc_open(f->path[0]);
+	uint8_t m[32] = {5, 0, C_GET_INFO, 0, 32, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 16};
+	struct vc_reply r;
+
+	for (int i = 0; i < 32; i++) {
+		assert_int_equal(vc_send_raw(fd, m + i, 1, NULL, 0), 0);
+		usleep(10000);
+	}
+	assert_int_equal(vc_recv(fd, &r, 5000), 0);
+	assert_int_equal(r.flags, 1);
+	assert_int_equal(r.msg_id, 5);
+	vc_reply_free(&r);
+	close(fd);
+}
+
+static void test_V26_partial_header_then_close(void **state)
+{
+	struct fx *f = *state;
+	int fd = vc_open(f->path[0]);
+	uint8_t m[10] = {1, 0, C_GET_INFO, 0, 32};
+
+	assert_int_equal(vc_send_raw(fd, m, 10, NULL, 0), 0);
+	close(fd);
+	assert_true(fds_settle(f->fds_before));
+	fd = vc_open(f->path[0]);
+	assert_true(fd >= 0);
+	close(fd);
+}
+
+static void test_V27_stalled_message_does_not_block_other_device(void **state)
+{
+	struct fx *f = *state;
+	int a = vc_open(f->path[0]);
+	int b = vc_open(f->path[1]);
+	uint8_t m[56] = {1, 0, C_GET_INFO, 0, 100};
+	struct vc_reply r;
+	uint64_t t0;
+
+	assert_int_equal(vc_send_raw(a, m, 56, NULL, 0), 0);
+	t0 = now_ms();
+	assert_int_equal(vc_call_err(b, C_GET_INFO, (uint8_t[16]){16}, 16, NULL, 0), 0);
+	assert_true(now_ms() - t0 < 1000);
+	assert_int_equal(vc_recv(a, &r, 200), -ETIMEDOUT);
+	close(a);
+	close(b);
+}
+
+static void test_V28_get_info_with_8_byte_payload(void **state)
+{
+	struct fx *f = *state;
+	int fd = vc_open(f->path[0]);
+
+	assert_int_equal(vc_call_err(fd, C_GET_INFO, (uint8_t[8]){16}, 8, NULL, 0), EINVAL);
+	assert_int_equal(vc_call_err(fd, C_GET_INFO, (uint8_t[16]){16}, 16, NULL, 0), 0);
+	close(fd);
+}
+
+/* ---- fd passing ---- */
+
+static void test_V29_fd_on_get_info_closed(void **state)
+{
+	struct fx *f = *state;
+	int fd = vc_open(f->path[0]);
+	int pp[2];
+	char c;
+
+	assert_int_equal(pipe2(pp, O_CLOEXEC), 0);
+	assert_int_equal(vc_call_err(fd, C_GET_INFO, (uint8_t[16]){16}, 16, &pp[1], 1), EINVAL);
+	close(pp[1]);
+	assert_int_equal(read(pp[0], &c, 1), 0); /* EOF: the server's copy is closed */
+	close(pp[0]);
+	close(fd);
+}
+
+static void test_V30_nine_eventfds_rejected_and_closed(void **state)
+{
+	struct fx *f = *state;
+	int fd = vc_open(f->path[0]);
+	int ev[9];
+
+	for (int i = 0; i < 9; i++)
+		ev[i] = eventfd(0, EFD_CLOEXEC);
+	assert_int_equal(vc_set_irqs(fd, 0x24, 0, 0, 1, ev, 9), EINVAL);
+	for (int i = 0; i < 9; i++)
+		close(ev[i]);
+	assert_int_equal(count_fds(), f->fds_before + 2); /* both socket ends, nothing else */
+	assert_int_equal(umdev_intx_set_level(fx_mdev(f, 0), true), 0); /* nothing assigned */
+	close(fd);
+}
+
+static void test_V31_fd_attached_to_payload(void **state)
+{
+	struct fx *f = *state;
+	int fd = vc_open(f->path[0]);
+	int m = memfd(1 << 20);
+	uint8_t hdr[16] = {1, 0, C_DMA_MAP, 0, 48}, p[32];
+	struct vc_reply r;
+	uint8_t in[4] = {1, 2, 3, 4}, out[4];
+
+	vc_put32(p, 32);
+	vc_put32(p + 4, 3);
+	vc_put64(p + 8, 0);
+	vc_put64(p + 16, 0x100000);
+	vc_put64(p + 24, 0x10000);
+	assert_int_equal(vc_send_raw(fd, hdr, 16, NULL, 0), 0);
+	usleep(20000);
+	assert_int_equal(vc_send_raw(fd, p, 32, &m, 1), 0);
+	assert_int_equal(vc_recv(fd, &r, 5000), 0);
+	assert_int_equal(r.flags, 1);
+	vc_reply_free(&r);
+	assert_int_equal(pwrite(m, in, 4, 0), 4);
+	assert_int_equal(umdev_dma_read(fx_mdev(f, 0), 0x100000, out, 4), 0);
+	assert_memory_equal(in, out, 4);
+	close(m);
+	close(fd);
+}
+
+/* ---- version ---- */
+
+static void test_V32_qemu_proposal(void **state)
+{
+	struct fx *f = *state;
+	int fd = vc_connect(f->path[0]);
+	struct vc_reply r;
+	const char *want = "{\"capabilities\":{\"max_msg_fds\":8,\"max_data_xfer_size\":1048576,"
+			   "\"pgsizes\":4096,\"max_dma_maps\":16,\"write_multiple\":true}}";
+
+	assert_int_equal(vc_version(fd, 0, VC_QEMU_CAPS, &r), 0);
+	assert_int_equal(vc_get32(r.payload) & 0xffff, 0);
+	assert_int_equal(vc_get32(r.payload) >> 16, 0);
+	assert_int_equal(r.payload[r.len - 1], 0);
+	assert_string_equal((char *)r.payload + 4, want);
+	vc_reply_free(&r);
+	close(fd);
+}
+
+static void test_V33_minor2_two_keys(void **state)
+{
+	struct fx *f = *state;
+	int fd = vc_connect(f->path[0]);
+	struct vc_reply r;
+
+	assert_int_equal(vc_version(fd, 2,
+				    "{\"capabilities\":{\"max_msg_fds\":4,"
+				    "\"max_data_xfer_size\":4096}}",
+				    &r),
+			 0);
+	assert_int_equal(vc_get32(r.payload) >> 16, 2);
+	assert_string_equal(
+	    (char *)r.payload + 4,
+	    "{\"capabilities\":{\"max_msg_fds\":8,\"max_data_xfer_size\":1048576}}");
+	vc_reply_free(&r);
+	close(fd);
+}
+
+static void test_V34_minor7_and_no_json(void **state)
+{
+	struct fx *f = *state;
+	int fd = vc_connect(f->path[0]);
+	struct vc_reply r;
+
+	assert_int_equal(vc_version(fd, 7, "{}", &r), 0);
+	assert_int_equal(vc_get32(r.payload) >> 16, 2);
+	vc_reply_free(&r);
+	close(fd);
+	fd = vc_connect(f->path[0]);
+	assert_int_equal(vc_version(fd, 1, NULL, &r), 0);
+	assert_int_equal(r.len, 4 + sizeof("{\"capabilities\":{}}"));
+	assert_string_equal((char *)r.payload + 4, "{\"capabilities\":{}}");
+	vc_reply_free(&r);
+	close(fd);
+}
+
+static void expect_version_fatal(struct fx *f, const void *payload, size_t len, const int *fds,
+				 unsigned int nr_fds)
+{
+	int fd = vc_connect(f->path[0]);
+
+	assert_true(fd >= 0);
+	assert_int_equal(vc_call_err(fd, C_VERSION, payload, len, fds, nr_fds), EINVAL);
+	assert_true(vc_eof(fd, 2000));
+	close(fd);
+}
+
+static void expect_json_fatal(struct fx *f, const char *json, size_t jl)
+{
+	uint8_t *p = calloc(1, 4 + jl);
+
+	memcpy(p + 4, json, jl);
+	expect_version_fatal(f, p, 4 + jl, NULL, 0);
+	free(p);
+}
+
+static void test_V35_major1_fatal(void **state)
+{
+	struct fx *f = *state;
+	uint8_t p[4] = {1, 0, 0, 0};
+
+	expect_version_fatal(f, p, 4, NULL, 0);
+}
+
+static void test_V36_bad_json_fatal(void **state)
+{
+	struct fx *f = *state;
+	const char *bad[] = {
+	    "{\"capabilities\":[}",
+	    "[1,2]",
+	    "{\"capabilities\":\"x\"}",
+	    "{\"capabilities\":{\"max_msg_fds\":\"1\"}}",
+	    "{\"capabilities\":{\"max_msg_fds\":-1}}",
+	    "{\"capabilities\":{\"max_msg_fds\":2000}}",
+	};
+	char deep[256] = "";
+
+	expect_json_fatal(f, "{}", 2); /* no final NUL */
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		expect_json_fatal(f, bad[i], strlen(bad[i]) + 1);
+	for (int i = 0; i < 100; i++)
+		strcat(deep, "[");
+	for (int i = 0; i < 100; i++)
+		strcat(deep, "]");
+	memmove(deep + 20, deep, 201);
+	memcpy(deep, "{\"capabilities\":{\"a\":", 20);
+	expect_json_fatal(f, deep, strlen(deep) + 1);
+}
+
+static void test_V37_short_payload_and_fd_fatal(void **state)
+{
+	struct fx *f = *state;
+	uint8_t p[4] = {0};
+	int pp[2];
+	char c;
+
+	expect_version_fatal(f, p, 2, NULL, 0);
+	assert_int_equal(pipe2(pp, O_CLOEXEC), 0);
+	expect_version_fatal(f, p, 4, &pp[1], 1);
+	close(pp[1]);
+	assert_int_equal(read(pp[0], &c, 1), 0);
+	close(pp[0]);
+}
+
+static void test_V38_first_message_not_version(void **state)
+{
+	struct fx *f = *state;
+	int fd = vc_connect(f->path[0]);
+
+	assert_int_equal(vc_call_err(fd, C_GET_INFO, (uint8_t[16]){16}, 16, NULL, 0), EINVAL);
+	assert_true(vc_eof(fd, 2000));
+	close(fd);
+}
+
+static void test_V39_second_version_einval_session_continues(void **state)
+{
+	struct fx *f = *state;
+	int fd = vc_open(f->path[0]);
+	struct vc_reply r;
+
+	assert_int_equal(vc_version(fd, 0, VC_QEMU_CAPS, &r), EINVAL);
+	vc_reply_free(&r);
+	assert_int_equal(vc_call_err(fd, C_GET_INFO, (uint8_t[16]){16}, 16, NULL, 0), 0);
+	close(fd);
+}
+
+static void test_V41_unknown_keys_not_echoed(void **state)
+{
+	struct fx *f = *state;
+	int fd = vc_connect(f->path[0]);
+	struct vc_reply r;
+
+	assert_int_equal(vc_version(fd, 2, "{\"capabilities\":{\"foo\":1}}", &r), 0);
+	assert_string_equal((char *)r.payload + 4, "{\"capabilities\":{}}");
+	vc_reply_free(&r);
+	close(fd);
+}
+
+/* ---- information ---- */
+
+static void test_V42_get_info(void **state)
+{
+	struct fx *f = *state;
+	int fd = vc_open(f->path[0]);
+	struct vc_reply r;
+
+	assert_int_equal(vc_call(fd, C_GET_INFO, (uint8_t[16]){16}, 16, NULL, 0, &r), 0);
+	assert_int_equal(r.len, 16);
+	assert_int_equal(vc_get32(r.payload), 16);
+	assert_int_equal(vc_get32(r.payload + 4), 0x3);
+	assert_int_equal(vc_get32(r.payload + 8), 9);
+	assert_int_equal(vc_get32(r.payload + 12), 5);
+	vc_reply_free(&r);
+	assert_int_equal(vc_call_err(fd, C_GET_INFO, (uint8_t[16]){15}, 16, NULL, 0), EINVAL);
+	close(fd);
+}
+
+static int region_info(int fd, uint32_t index, uint32_t argsz, struct vc_reply *r)
+{
+	uint8_t p[32] = {0};
+
+	vc_put32(p, argsz);
+	vc_put32(p + 8, index);
+	return vc_call(fd, C_REGION_INFO, p, 32, NULL, 0, r);
+}
+
+static void test_V43_V44_region_info(void **state)
+{
+	struct fx *f = *state;
+	int fd = vc_open(f->path[0]);
+	struct vc_reply r;
+	const struct {
+		uint32_t index, flags;
+		uint64_t size;
+	} want[] = {{7, 3, 256}, {0, 3, 8}, {1, 3, 4096}, {2, 0, 0}, {6, 0, 0}, {8, 0, 0}};
+
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		assert_int_equal(region_info(fd, want[i].index, 32, &r), 0);
+		assert_int_equal(r.flags, 1);
+		assert_int_equal(r.len, 32);
+		assert_int_equal(r.nr_fds, 0);
+		assert_int_equal(vc_get32(r.payload), 32);
+		assert_int_equal(vc_get32(r.payload + 4), want[i].flags);
+		assert_int_equal(vc_get32(r.payload + 8), want[i].index);
+		assert_int_equal(vc_get32(r.payload + 12), 0);
+		assert_int_equal(vc_get64(r.payload + 16), want[i].size);
+		assert_int_equal(vc_get64(r.payload + 24), 0);
+		vc_reply_free(&r);
+	}
+	close(fd);
+}
+
+static void test_V45_region_info_errors(void **state)
+{
+	struct fx *f = *state;
+	int fd = vc_open(f->path[0]);
+	struct vc_reply r;
+
+	assert_int_equal(region_info(fd, 9, 32, &r), 0);
+	assert_int_equal(r.error, EINVAL);
+	vc_reply_free(&r);
+	assert_int_equal(region_info(fd, 0xffffffff, 32, &r), 0);
+	assert_int_equal(r.error, EINVAL);
+	vc_reply_free(&r);
+	assert_int_equal(region_info(fd, 7, 16, &r), 0);
+	assert_int_equal(r.error, EINVAL);
+	vc_reply_free(&r);
+	close(fd);
+}
+
+static int io_fds(int fd, uint32_t flags, uint32_t index, uint32_t count, struct vc_reply *r)
+{
+	uint8_t p[16];
+
+	vc_put32(p, 16);
+	vc_put32(p + 4, flags);
+	vc_put32(p + 8, index);
+	vc_put32(p + 12, count);
+	return vc_call(fd, C_REGION_IO_FDS, p, 16, NULL, 0, r);
+}
+
+static void test_V47_region_io_fds(void **state)
+{
+	struct fx *f = *state;
+	int fd = vc_open(f->path[0]);
+	struct vc_reply r;
+
+	assert_int_equal(io_fds(fd, 0, 7, 0, &r), 0);
+	assert_int_equal(r.flags, 1);
+	assert_int_equal(r.len, 16);
+	assert_int_equal(vc_get32(r.payload), 16);
+	assert_int_equal(vc_get32(r.payload + 12), 0);
+	assert_int_equal(r.nr_fds, 0);
+	vc_reply_free(&r);
+	assert_int_equal(io_fds(fd, 1, 7, 0, &r), 0);
+	assert_int_equal(r.error, EINVAL);
+	vc_reply_free(&r);
+	assert_int_equal(io_fds(fd, 0, 7, 1, &r), 0);
+	assert_int_equal(r.error, EINVAL);
+	vc_reply_free(&r);
+	assert_int_equal(io_fds(fd, 0, 9, 0, &r), 0);
+	assert_int_equal(r.error, EINVAL);
+	vc_reply_free(&r);
+	close(fd);
+}
+
+static void test_V48_irq_info(void **state)
+{
+	struct fx *f = *state;
+	int fd = vc_open(f->path[0]);
+	const uint32_t flags[5] = {7, 9, 1, 9, 9}, count[5] = {1, 1, 0, 0, 1};
+
+	for (uint32_t i = 0; i < 6; i++) {
+		uint8_t p[16] = {16};
+		struct vc_reply r;
+
+		vc_put32(p + 8, i);
+		assert_int_equal(vc_call(fd, C_IRQ_INFO, p, 16, NULL, 0, &r), 0);
+		if (i == 5) {
+			assert_int_equal(r.error, EINVAL);
+		} else {
+			assert_int_equal(r.flags, 1);
+			assert_int_equal(vc_get32(r.payload + 4), flags[i]);
+			assert_int_equal(vc_get32(r.payload + 8), i);
+			assert_int_equal(vc_get32(r.payload + 12), count[i]);
+		}
+		vc_reply_free(&r);
+	}
+	close(fd);
+}
+
+/* ---- SET_IRQS ---- */
+
+struct irqfx {
+	int fd, trig;
+	struct umdev_mdev *mdev;
+};
+
+static void intx_setup(struct fx *f, struct irqfx *x)
+{
+	x->fd = vc_open(f->path[0]);
+	x->trig = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	x->mdev = fx_mdev(f, 0);
+	assert_int_equal(vc_set_irqs(x->fd, 0x24, 0, 0, 1, &x->trig, 1), 0);
+}
+
+static void intx_done(struct irqfx *x)
+{
+	close(x->fd);
+	close(x->trig);
+}
+
+static void test_V49_intx_signals_once_then_automasked(void **state)
+{
+	struct irqfx x;
+
+	intx_setup(*state, &x);
+	assert_int_equal(umdev_intx_set_level(x.mdev, true), 0);
+	assert_int_equal(ev_wait(x.trig, 1000), 1);
+	assert_int_equal(umdev_intx_set_level(x.mdev, false), 0);
+	assert_int_equal(umdev_intx_set_level(x.mdev, true), 0);
+	assert_int_equal(ev_wait(x.trig, 100), 0); /* still masked */
+	assert_int_equal(vc_cfg_read(x.fd, 6, 2) & 0x8, 0x8); /* Status bit 3 = level */
+	intx_done(&x);
+}
+
+static void test_V50_unmask_resignals_when_level_high(void **state)
+{
+	struct irqfx x;
+
+	intx_setup(*state, &x);
+	umdev_intx_set_level(x.mdev, true);
+	assert_int_equal(ev_wait(x.trig, 1000), 1);
+	assert_int_equal(vc_set_irqs(x.fd, 0x11, 0, 0, 1, NULL, 0), 0);
+	assert_int_equal(ev_wait(x.trig, 0), 1); /* by the time the reply arrived */
+	umdev_intx_set_level(x.mdev, false);
+	assert_int_equal(vc_set_irqs(x.fd, 0x11, 0, 0, 1, NULL, 0), 0);
+	assert_int_equal(ev_wait(x.trig, 0), 0);
+	intx_done(&x);
+}
+
+static void test_V51_unmask_eventfd(void **state)
+{
+	struct irqfx x;
+	int unmask = eventfd(0, EFD_CLOEXEC);
+	uint64_t one = 1;
+
+	intx_setup(*state, &x);
+	assert_int_equal(vc_set_irqs(x.fd, 0x14, 0, 0, 1, &unmask, 1), 0);
+	umdev_intx_set_level(x.mdev, true);
+	assert_int_equal(ev_wait(x.trig, 1000), 1);
+	assert_int_equal(write(unmask, &one, 8), 8);
+	assert_int_equal(ev_wait(x.trig, 1000), 1);
+	umdev_intx_set_level(x.mdev, false);
+	assert_int_equal(write(unmask, &one, 8), 8);
+	assert_int_equal(vc_call_err(x.fd, C_GET_INFO, (uint8_t[16]){16}, 16, NULL, 0), 0);
+	assert_int_equal(ev_wait(x.trig, 0), 0);
+	close(unmask);
+	intx_done(&x);
+}
+
+static void test_V52_intx_disable_bit(void **state)
+{
+	struct irqfx x;
+
+	intx_setup(*state, &x);
+	assert_int_equal(vc_cfg_write(x.fd, 4, 2, 0x0400), 0);
+	umdev_intx_set_level(x.mdev, true);
+	assert_int_equal(ev_wait(x.trig, 100), 0);
+	assert_int_equal(vc_cfg_write(x.fd, 4, 2, 0x0000), 0);
+	assert_int_equal(ev_wait(x.trig, 0), 1);
+	assert_int_equal(ev_wait(x.trig, 50), 0);
+	intx_done(&x);
+}
+
+static void test_V53_disable_index_drops_both_eventfds(void **state)
+{
+	struct fx *f = *state;
+	struct irqfx x;
+	int unmask = eventfd(0, EFD_CLOEXEC);
+	int n;
+
+	intx_setup(f, &x);
+	assert_int_equal(vc_set_irqs(x.fd, 0x14, 0, 0, 1, &unmask, 1), 0);
+	n = count_fds();
+	assert_int_equal(vc_set_irqs(x.fd, 0x21, 0, 0, 0, NULL, 0), 0);
+	assert_int_equal(count_fds(), n - 2);
+	umdev_intx_set_level(x.mdev, true);
+	assert_int_equal(ev_wait(x.trig, 100), 0);
+	close(unmask);
+	intx_done(&x);
+}
+
+static void test_V54_eventfd_without_fds_deassigns_none_loops_back(void **state)
+{
+	struct irqfx x;
+
+	intx_setup(*state, &x);
+	assert_int_equal(vc_set_irqs(x.fd, 0x21, 0, 0, 1, NULL, 0), 0); /* loop-back */
+	assert_int_equal(ev_wait(x.trig, 0), 1);
+	assert_int_equal(vc_set_irqs(x.fd, 0x24, 0, 0, 1, NULL, 0), 0); /* de-assign */
+	assert_int_equal(vc_set_irqs(x.fd, 0x21, 0, 0, 1, NULL, 0), 0);
+	assert_int_equal(ev_wait(x.trig, 50), 0);
+	intx_done(&x);
+}
+
+static void test_V55_bool_trigger(void **state)
+{
+	struct irqfx x;
+	uint8_t p[22] = {21, 0, 0, 0, 0x22, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0};
+
+	intx_setup(*state, &x);
+	assert_int_equal(vc_call_err(x.fd, C_SET_IRQS, p, 21, NULL, 0), 0);
+	assert_int_equal(ev_wait(x.trig, 0), 1);
+	assert_int_equal(vc_call_err(x.fd, C_SET_IRQS, p, 22, NULL, 0), EINVAL);
+	intx_done(&x);
+}
+
+static void test_V56_invalid_set_irqs_change_nothing(void **state)
+{
+	struct irqfx x;
+	const struct {
+		uint32_t flags, index, start, count;
+	} bad[] = {{0x26, 0, 0, 1}, {0x31, 0, 0, 1},	      {0x61, 0, 0, 1}, {0x21, 5, 0, 1},
+		   {0x21, 0, 1, 1}, {0x21, 0, 0xffffffff, 2}, {0x21, 0, 1, 0}};
+
+	intx_setup(*state, &x);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(vc_set_irqs(x.fd, bad[i].flags, bad[i].index, bad[i].start,
+					     bad[i].count, NULL, 0),
+				 EINVAL);
+	umdev_intx_set_level(x.mdev, true);
+	assert_int_equal(ev_wait(x.trig, 1000), 1);
+	intx_done(&x);
+}
+
+static void test_V57_V58_non_eventfd_and_fd_with_data_none(void **state)
+{
+	struct irqfx x;
+	int pp[2], ev = eventfd(0, EFD_CLOEXEC);
+	char c;
+
+	intx_setup(*state, &x);
+	assert_int_equal(pipe2(pp, O_CLOEXEC), 0);
+	assert_int_equal(vc_set_irqs(x.fd, 0x24, 0, 0, 1, &pp[1], 1), EINVAL);
+	close(pp[1]);
+	assert_int_equal(read(pp[0], &c, 1), 0);
+	close(pp[0]);
+	assert_int_equal(vc_set_irqs(x.fd, 0x21, 0, 0, 1, &ev, 1), EINVAL);
+	close(ev);
+	intx_done(&x);
+}
+
+static void test_V59_one_interrupt_mode_at_a_time(void **state)
+{
+	struct irqfx x;
+	int msi = eventfd(0, EFD_CLOEXEC);
+
+	intx_setup(*state, &x);
+	assert_int_equal(vc_set_irqs(x.fd, 0x24, 1, 0, 1, &msi, 1), EINVAL);
+	assert_int_equal(vc_set_irqs(x.fd, 0x21, 0, 0, 0, NULL, 0), 0);
+	assert_int_equal(vc_set_irqs(x.fd, 0x24, 1, 0, 1, &msi, 1), 0);
+	close(msi);
+	intx_done(&x);
+}
+
+static void test_V60_unsupported_actions(void **state)
+{
+	struct irqfx x;
+	int ev = eventfd(0, EFD_CLOEXEC);
+
+	intx_setup(*state, &x);
+	assert_int_equal(vc_set_irqs(x.fd, 0x0c, 0, 0, 1, &ev, 1), ENOTTY);
+	assert_int_equal(vc_set_irqs(x.fd, 0x09, 1, 0, 1, NULL, 0), ENOTTY);
+	assert_int_equal(vc_set_irqs(x.fd, 0x11, 4, 0, 1, NULL, 0), ENOTTY);
+	assert_int_equal(vc_set_irqs(x.fd, 0x21, 4, 0, 2, NULL, 0), EINVAL);
+	assert_int_equal(vc_set_irqs(x.fd, 0x11, 3, 0, 1, NULL, 0), EINVAL);
+	close(ev);
+	intx_done(&x);
+}
+
+static void test_V61_msi_notify_ignores_enable_bit(void **state)
+{
+	struct fx *f = *state;
+	int fd = vc_open(f->path[0]);
+	int msi = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	struct umdev_mdev *mdev = fx_mdev(f, 0);
+
+	assert_int_equal(vc_set_irqs(fd, 0x24, 1, 0, 1, &msi, 1), 0);
+	assert_int_equal(umdev_msi_notify(mdev, 0), 0);
+	assert_int_equal(ev_wait(msi, 0), 1);
+	assert_int_equal(vc_cfg_write(fd, 0x52, 2, 1), 0);
+	assert_int_equal(umdev_msi_notify(mdev, 0), 0);
+	assert_int_equal(ev_wait(msi, 0), 1);
+	assert_int_equal(umdev_msi_notify(mdev, 1), -EINVAL);
+	assert_int_equal(vc_set_irqs(fd, 0x21, 1, 0, 0, NULL, 0), 0);
+	assert_int_equal(umdev_msi_notify(mdev, 0), 0);
+	assert_int_equal(ev_wait(msi, 0), 0);
+	close(msi);
+	close(fd);
+}
+
+/* ---- region access and config space ---- */
+
+static void test_V62_full_config_read(void **state)
+{
+	struct fx *f = *state;
+	int fd = vc_open(f->path[0]);
+	uint8_t cfg[256];
+
+	assert_int_equal(vc_region_read(fd, 7, 0, 256, cfg), 0);
+	assert_int_equal(cfg[0] | cfg[1] << 8, 0x1234);
+	assert_int_equal(cfg[2] | cfg[3] << 8, 0x5678);
+	assert_int_equal(cfg[0x0b], 0x07);
+	assert_int_equal(cfg[0x09], 0x02);
+	assert_int_equal(cfg[0x10], 0x01); /* I/O BAR */
+	assert_int_equal(cfg[0x34], 0x50);
+	assert_int_equal(cfg[0x06] & 0x10, 0x10);
+	assert_int_equal(cfg[0x3d], 1);
+	assert_int_equal(cfg[0x40], 0x23);
+	assert_int_equal(cfg[0x50], 0x05);
+	close(fd);
+}
+
+static void test_V63_V64_V65_access_bounds(void **state)
+{
+	struct fx *f = *state;
+	int fd = vc_open(f->path[0]);
+	uint8_t p[21] = {0};
+
+	assert_int_equal(vc_region_read(fd, 7, 0, 0, NULL), 0);
+	assert_int_equal(vc_region_read(fd, 7, 250, 8, NULL), EINVAL);
+	assert_int_equal(vc_region_read(fd, 7, 0xfffffffffffffff0ull, 32, NULL), EINVAL);
+	assert_int_equal(vc_region_read(fd, 9, 0, 1, NULL), EINVAL);
+	assert_int_equal(vc_region_read(fd, 2, 0, 1, NULL), EINVAL);
+	assert_int_equal(vc_region_read(fd, 7, 0, 1048577, NULL), E2BIG);
+	vc_put32(p + 8, 7);
+	vc_put32(p + 12, 4);
+	assert_int_equal(vc_call_err(fd, C_REGION_WRITE, p, 21, NULL, 0), EINVAL);
+	assert_int_equal(vc_call_err(fd, C_REGION_READ, p, 20, NULL, 0), EINVAL);
+	assert_int_equal(vc_call_err(fd, C_GET_INFO, (uint8_t[16]){16}, 16, NULL, 0), 0);
+	close(fd);
+}
+
+static void test_V66_V67_V69_config_masks(void **state)
+{
+	struct fx *f = *state;
+	int fd = vc_open(f->path[0]);
+
+	assert_int_equal(vc_cfg_write(fd, 0, 2, 0xffff), 0);
+	assert_int_equal(vc_cfg_read(fd, 0, 2), 0x1234);
+	assert_int_equal(vc_cfg_write(fd, 4, 2, 0xffff), 0);
+	assert_int_equal(vc_cfg_read(fd, 4, 2), 0x0547);
+	assert_int_equal(vc_cfg_write(fd, 0x10, 4, 0xffffffff), 0);
+	assert_int_equal(vc_cfg_read(fd, 0x10, 4), 0xfffffff9);
+	assert_int_equal(vc_cfg_write(fd, 0x14, 4, 0xffffffff), 0);
+	assert_int_equal(vc_cfg_read(fd, 0x14, 4), 0xfffff000);
+	assert_int_equal(vc_cfg_write(fd, 0x18, 4, 0xffffffff), 0);
+	assert_int_equal(vc_cfg_read(fd, 0x18, 4), 0);
+	assert_int_equal(vc_cfg_write(fd, 0x30, 4, 0xffffffff), 0); /* ROM BAR ignored */
+	assert_int_equal(vc_cfg_read(fd, 0x30, 4), 0);
+	close(fd);
+}
+
+static void test_V68_status_rw1c(void **state)
+{
+	struct fx *f = *state;
+	int fd = vc_open(f->path[0]);
+	uint32_t st;
+
+	assert_int_equal(umdev_pci_config_get(fx_mdev(f, 0), 6, 2, &st), 0);
+	assert_int_equal(umdev_pci_config_set(fx_mdev(f, 0), 6, 2, st | 0x8000), 0);
+	assert_int_equal(vc_cfg_read(fd, 6, 2) & 0x8000, 0x8000);
+	assert_int_equal(vc_cfg_write(fd, 6, 2, 0x8000), 0);
+	assert_int_equal(vc_cfg_read(fd, 6, 2) & 0x8000, 0);
+	assert_int_equal(vc_cfg_write(fd, 6, 2, 0x0010), 0);
+	assert_int_equal(vc_cfg_read(fd, 6, 2) & 0x0010, 0x0010);
+	close(fd);
+}
+
+static void test_V70_msi_control(void **state)
+{
+	struct fx *f = *state;
+	int fd = vc_open(f->path[0]);
+
+	assert_int_equal(vc_cfg_write(fd, 0x52, 2, 0x0070), 0);
+	assert_int_equal(vc_cfg_read(fd, 0x52, 2) & 0x70, 0);
+	assert_int_equal(vc_cfg_write(fd, 0x52, 2, 0x0001), 0);
+	assert_int_equal(vc_cfg_read(fd, 0x52, 2) & 1, 1);
+	assert_int_equal(vc_cfg_write(fd, 0x54, 4, 0xfee00003), 0);
+	assert_int_equal(vc_cfg_read(fd, 0x54, 4), 0xfee00000);
+	close(fd);
+}
+
+static void write_multi(uint8_t *p, uint64_t n)
+{
+	vc_put64(p, n);
+}
+
+static void test_V71_write_multi(void **state)
+{
+	struct fx *f = *state;
+	int fd = vc_open(f->path[0]);
+	uint8_t p[8 + 3 * 24] = {0};
+	struct vc_reply r;
+	uint8_t bar0[8];
+
+	write_multi(p, 3);
+	for (int i = 0; i < 3; i++) {
+		uint8_t *e = p + 8 + 24 * i;
+
+		vc_put64(e, (uint64_t)i);
+		vc_put32(e + 8, 0);
+		vc_put32(e + 12, 1);
+		e[16] = (uint8_t)(0x10 + i);
+	}
+	assert_int_equal(vc_call(fd, C_WRITE_MULTI, p, sizeof(p), NULL, 0, &r), 0);
+	assert_int_equal(r.flags, 1);
+	assert_int_equal(vc_get64(r.payload), 3);
+	vc_reply_free(&r);
+	assert_int_equal(vc_region_read(fd, 0, 0, 8, bar0), 0);
+	assert_int_equal(bar0[0], 0x10);
+	assert_int_equal(bar0[2], 0x12);
+	p[8 + 24 * 0 + 16] = 0x77;
+	vc_put32(p + 8 + 24 * 2 + 8, 9); /* invalid region in the last entry */
+	assert_int_equal(vc_call_err(fd, C_WRITE_MULTI, p, sizeof(p), NULL, 0), EINVAL);
+	assert_int_equal(vc_region_read(fd, 0, 0, 1, bar0), 0);
+	assert_int_equal(bar0[0], 0x10); /* none applied */
+	close(fd);
+	fd = vc_connect(f->path[0]);
+	assert_int_equal(vc_version(fd, 2, "{}", &r), 0);
+	vc_reply_free(&r);
+	vc_put32(p + 8 + 24 * 2 + 8, 0);
+	assert_int_equal(vc_call_err(fd, C_WRITE_MULTI, p, sizeof(p), NULL, 0), ENOTSUP);
+	close(fd);
+}
+
+/* ---- reset, features ---- */
+
+static void test_V72_V73_reset(void **state)
+{
+	struct fx *f = *state;
+	struct irqfx x;
+	int m = memfd(1 << 20);
+	uint8_t b[4];
+
+	intx_setup(f, &x);
+	assert_int_equal(vc_dma_map(x.fd, 3, 0, 0x100000, 0x10000, m), 0);
+	assert_int_equal(vc_cfg_write(x.fd, 4, 2, 0x0007), 0);
+	assert_int_equal(vc_cfg_write(x.fd, 0x10, 4, 0xc000), 0);
+	assert_int_equal(vc_cfg_write(x.fd, 0x52, 2, 1), 0);
+	umdev_intx_set_level(x.mdev, true);
+	assert_int_equal(ev_wait(x.trig, 1000), 1); /* now masked */
+	assert_int_equal(vc_call_err(x.fd, C_RESET, (uint8_t[4]){0}, 4, NULL, 0), EINVAL);
+	assert_int_equal(vc_cfg_read(x.fd, 4, 2), 0x0007); /* not reset */
+	assert_int_equal(vc_call_err(x.fd, C_RESET, NULL, 0, NULL, 0), 0);
+	assert_int_equal(vc_cfg_read(x.fd, 4, 2), 0);
+	assert_int_equal(vc_cfg_read(x.fd, 0x10, 4), 1);
+	assert_int_equal(vc_cfg_read(x.fd, 0x52, 2) & 1, 0);
+	assert_int_equal(vc_cfg_read(x.fd, 6, 2) & 0x8, 0); /* level cleared */
+	umdev_intx_set_level(x.mdev, true);
+	assert_int_equal(ev_wait(x.trig, 1000), 1); /* unmasked, eventfd kept */
+	assert_int_equal(umdev_dma_read(x.mdev, 0x100000, b, 4), 0); /* mapping kept */
+	close(m);
+	intx_done(&x);
+}
+
+static void test_V74_device_feature_and_migration(void **state)
+{
+	struct fx *f = *state;
+	int fd = vc_open(f->path[0]);
+	uint8_t p[16] = {16, 0, 0, 0, 1, 0, 0x05, 0}; /* feature 1, GET|PROBE */
+
+	assert_int_equal(vc_call_err(fd, C_FEATURE, p, 16, NULL, 0), ENOTTY);
+	assert_int_equal(vc_call_err(fd, C_FEATURE, p, 4, NULL, 0), EINVAL);
+	assert_int_equal(vc_call_err(fd, C_MIG_READ, p, 16, NULL, 0), ENOTSUP);
+	close(fd);
+}
+
+/* ---- DMA ---- */
+
+static void test_V75_overlap_is_eexist(void **state)
+{
+	struct fx *f = *state;
+	int fd = vc_open(f->path[0]);
+	int m = memfd(1 << 20);
+
+	assert_int_equal(vc_dma_map(fd, 3, 0, 0x100000, 0x10000, m), 0);
+	assert_int_equal(vc_dma_map(fd, 3, 0, 0x108000, 0x10000, m), EEXIST);
+	assert_int_equal(vc_dma_map(fd, 3, 0, 0x100000, 0x10000, m), EEXIST);
+	assert_int_equal(vc_dma_map(fd, 3, 0x10000, 0x110000, 0x1000, m), 0);
+	assert_int_equal(vc_dma_map(fd, 3, 0, 0x0f0000, 0x10000, m), 0); /* touching below */
+	close(m);
+	close(fd);
+}
+
+static void test_V76_invalid_maps_close_fd(void **state)
+{
+	struct fx *f = *state;
+	int fd = vc_open(f->path[0]);
+	int m = memfd(1 << 20), pp[2], ro, n;
+	char path[64];
+	uint8_t p[32];
+
+	n = count_fds();
+	assert_int_equal(vc_dma_map(fd, 3, 0, 0x100000, 0, m), EINVAL);
+	assert_int_equal(vc_dma_map(fd, 3, 0, 0x1001, 0x1000, m), EINVAL);
+	assert_int_equal(vc_dma_map(fd, 3, 0, 0xfffffffffffff000ull, 0x2000, m), EINVAL);
+	assert_int_equal(vc_dma_map(fd, 0, 0, 0x100000, 0x1000, m), EINVAL);
+	assert_int_equal(vc_dma_map(fd, 7, 0, 0x100000, 0x1000, m), EINVAL);
+	assert_int_equal(vc_dma_map(fd, 3, 0x1000, 0x100000, 0x1000, -1), EINVAL);
+	assert_int_equal(vc_dma_map(fd, 3, 0xff000, 0x100000, 0x2000, m), EINVAL);
+	vc_put32(p, 32);
+	vc_put32(p + 4, 3);
+	vc_put64(p + 8, 0);
+	vc_put64(p + 16, 0x100000);
+	vc_put64(p + 24, 0x1000);
+	assert_int_equal(vc_call_err(fd, C_DMA_MAP, p, 32, (int[2]){m, m}, 2), EINVAL);
+	assert_int_equal(pipe2(pp, O_CLOEXEC), 0);
+	assert_int_equal(vc_dma_map(fd, 3, 0, 0x100000, 0x1000, pp[0]), EINVAL);
+	close(pp[0]);
+	close(pp[1]);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", m);
+	ro = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(ro >= 0);
+	assert_int_equal(vc_dma_map(fd, 3, 0, 0x100000, 0x1000, ro), EACCES);
+	assert_int_equal(vc_dma_map(fd, 1, 0, 0x100000, 0x1000, ro), 0); /* table was empty */
+	close(ro);
+	assert_int_equal(count_fds(), n + 1); /* only the accepted mapping's copy */
+	close(m);
+	close(fd);
+}
+
+static void test_V77_map_limit_enospc(void **state)
+{
+	struct fx *f = *state; /* vfio-max-dma-maps = 16 */
+	int fd = vc_open(f->path[0]);
+
+	for (uint64_t i = 0; i < 16; i++)
+		assert_int_equal(vc_dma_map(fd, 3, 0, 0x100000 + i * 0x2000, 0x1000, -1), 0);
+	assert_int_equal(vc_dma_map(fd, 3, 0, 0x900000, 0x1000, -1), ENOSPC);
+	assert_int_equal(vc_dma_unmap(fd, 0, 0x100000, 0x1000), 0);
+	assert_int_equal(vc_dma_map(fd, 3, 0, 0x900000, 0x1000, -1), 0);
+	close(fd);
+}
+
+static void test_V78_unmap_rules(void **state)
+{
+	struct fx *f = *state;
+	int fd = vc_open(f->path[0]);
+	uint8_t p[24];
+	struct vc_reply r;
+
+	assert_int_equal(vc_dma_map(fd, 3, 0, 0x100000, 0x2000, -1), 0);
+	assert_int_equal(vc_dma_map(fd, 3, 0, 0x102000, 0x2000, -1), 0);
+	vc_put32(p, 24);
+	vc_put32(p + 4, 0);
+	vc_put64(p + 8, 0x100000);
+	vc_put64(p + 16, 0x2000);
+	assert_int_equal(vc_call(fd, C_DMA_UNMAP, p, 24, NULL, 0, &r), 0);
+	assert_int_equal(r.flags, 1);
+	assert_int_equal(r.len, 24);
+	assert_memory_equal(r.payload, p, 24);
+	vc_reply_free(&r);
+	assert_int_equal(vc_dma_unmap(fd, 0, 0x100000, 0x2000), ENOENT);
+	assert_int_equal(vc_dma_unmap(fd, 0, 0x102000, 0x1000), ENOENT);
+	assert_int_equal(vc_dma_map(fd, 3, 0, 0x100000, 0x2000, -1), 0);
+	assert_int_equal(vc_dma_unmap(fd, 0, 0x100000, 0x4000), ENOENT);
+	assert_int_equal(vc_dma_unmap(fd, 2, 0, 1), EINVAL);
+	assert_int_equal(vc_dma_unmap(fd, 1, 0, 0), ENOTSUP);
+	assert_int_equal(vc_dma_unmap(fd, 4, 0, 0), EINVAL);
+	assert_int_equal(vc_dma_unmap(fd, 2, 0, 0), 0);
+	assert_int_equal(vc_dma_map(fd, 3, 0, 0x100000, 0x4000, -1), 0); /* table empty */
+	close(fd);
+}
+
+static void test_V79_driver_dma_through_fd(void **state)
+{
+	struct fx *f = *state;
+	int fd = vc_open(f->path[0]);
+	int m = memfd(1 << 20);
+	struct umdev_mdev *mdev = fx_mdev(f, 0);
+	uint8_t in[16], out[16];
+
+	for (int i = 0; i < 16; i++)
+		in[i] = (uint8_t)(i * 7);
+	assert_int_equal(vc_dma_map(fd, 3, 0x1000, 0x100000, 0x1000, m), 0);
+	assert_int_equal(vc_dma_map(fd, 1, 0x2000, 0x101000, 0x1000, m), 0);
+	assert_int_equal(pwrite(m, in, 16, 0x1ff8), 16); /* spans both mappings */
+	assert_int_equal(umdev_dma_read(mdev, 0x100ff8, out, 16), 0);
+	assert_memory_equal(in, out, 16);
+	assert_int_equal(umdev_dma_write(mdev, 0x100000, in, 16), 0);
+	assert_int_equal(pread(m, out, 16, 0x1000), 16);
+	assert_memory_equal(in, out, 16);
+	assert_int_equal(umdev_dma_write(mdev, 0x101000, in, 16), -EPERM);
+	assert_int_equal(umdev_dma_read(mdev, 0x102000, out, 1), -EFAULT);
+	assert_int_equal(umdev_dma_read(mdev, 0x101ff8, out, 16), -EFAULT);
+	assert_int_equal(vc_dma_unmap(fd, 0, 0x101000, 0x1000), 0);
+	assert_int_equal(umdev_dma_read(mdev, 0x101000, out, 16), -EFAULT);
+	assert_int_equal(ftruncate(m, 0), 0);
+	assert_int_equal(umdev_dma_read(mdev, 0x100000, out, 16), -EFAULT);
+	assert_int_equal(vc_call_err(fd, C_GET_INFO, (uint8_t[16]){16}, 16, NULL, 0), 0);
+	assert_int_equal(vdrv_find(&f->u[0])->maps, 2);
+	assert_int_equal(vdrv_find(&f->u[0])->unmaps, 1);
+	close(m);
+	close(fd);
+}
+
+static void test_V83_message_dma_in_callback_edeadlk(void **state)
+{
+	struct fx *f = *state;
+	int fd = vc_open(f->path[0]);
+	uint8_t one = 1;
+
+	assert_int_equal(vc_dma_map(fd, 3, 0, 0x100000, 0x1000, -1), 0); /* no fd */
+	assert_int_equal(vc_region_write(fd, 0, 7, &one, 1), 0);
+	assert_int_equal(vdrv_find(&f->u[0])->cb_dma_ret, -EDEADLK);
+	close(fd);
+}
+
+/* ---- concurrency ---- */
+
+struct reader {
+	const char *path;
+	int errors;
+	uint8_t mark;
+};
+
+static void *reader_thread(void *arg)
+{
+	struct reader *rd = arg;
+	int fd = vc_open(rd->path);
+
+	if (fd < 0 || vc_cfg_write(fd, 0x0c, 1, rd->mark) != 0) {
+		rd->errors++;
+		return NULL;
+	}
+	for (int i = 0; i < 10000; i++) {
+		uint8_t p[16];
+		struct vc_reply r = {0};
+		uint16_t id = (uint16_t)i;
+
+		vc_put64(p, 0x0c);
+		vc_put32(p + 8, 7);
+		vc_put32(p + 12, 1);
+		if (vc_send(fd, id, C_REGION_READ, 0, p, 16, NULL, 0) != 0 ||
+		    vc_recv(fd, &r, 5000) != 0 || r.msg_id != id || r.payload[16] != rd->mark)
+			rd->errors++;
+		vc_reply_free(&r);
+	}
+	close(fd);
+	return NULL;
+}
+
+static void test_V81_two_devices_concurrently(void **state)
+{
+	struct fx *f = *state;
+	struct reader rd[2] = {{f->path[0], 0, 0x11}, {f->path[1], 0, 0x22}};
+	pthread_t t[2];
+
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, reader_thread, &rd[i]), 0);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	assert_int_equal(rd[0].errors, 0);
+	assert_int_equal(rd[1].errors, 0);
+}
+
+static void test_V80_flooded_device_does_not_stall_other(void **state)
+{
+	struct fx *f = *state;
+	int a = vc_open(f->path[0]);
+	int b = vc_open(f->path[1]);
+	uint8_t p[17] = {0};
+	int sent = 0;
+
+	/* flood vfio0 with posted-less writes and never read the replies */
+	vc_put32(p + 8, 0);
+	vc_put32(p + 12, 1);
+	for (;;) {
+		uint8_t m[33];
+		struct pollfd pf = {.fd = a, .events = POLLOUT};
+
+		vc_put16(m, 1);
+		vc_put16(m + 2, C_REGION_WRITE);
+		vc_put32(m + 4, 33);
+		vc_put32(m + 8, 0);
+		vc_put32(m + 12, 0);
+		memcpy(m + 16, p, 17);
+		if (poll(&pf, 1, 500) == 0)
+			break; /* send() would block: the server stopped reading (C2) */
+		if (send(a, m, sizeof(m), MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+			continue;
+		sent++;
+		assert_true(sent < 10000000);
+	}
+	for (int i = 0; i < 100; i++) {
+		uint64_t t0 = now_ms();
+
+		assert_int_equal(vc_call_err(b, C_GET_INFO, (uint8_t[16]){16}, 16, NULL, 0), 0);
+		assert_true(now_ms() - t0 < 1000);
+	}
+	close(a);
+	close(b);
+	assert_true(fds_settle(f->fds_before));
+}
+
+static int fx_setup_group(void **state)
+{
+	static char group[16];
+
+	snprintf(group, sizeof(group), "%u", (unsigned int)getegid());
+	return fx_setup_opts(state, &(struct umdev_vfio_options){.socket_group = group});
+}
+
+static void test_V6_socket_group_mode_0660(void **state)
+{
+	struct fx *f = *state;
+	struct stat st;
+	int fd;
+
+	assert_int_equal(stat(f->path[0], &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0660);
+	assert_int_equal(st.st_gid, getegid());
+	fd = vc_open(f->path[0]);
+	assert_true(fd >= 0);
+	close(fd);
+}
+
+static void test_V14_client_killed_mid_region_write(void **state)
+{
+	struct fx *f = *state;
+	pid_t pid = fork();
+	uint64_t t0;
+	int fd;
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		uint8_t m[16 + 16 + 4] = {1, 0, C_REGION_WRITE, 0, 36};
+		int c = vc_open(f->path[0]);
+
+		if (c >= 0)
+			(void)!write(c, m, 20); /* header and part of the body */
+		pause();
+		_exit(0);
+	}
+	usleep(100000);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	t0 = now_ms();
+	for (fd = -EBUSY; fd < 0 && now_ms() - t0 < 1000; usleep(10000))
+		fd = vc_open(f->path[0]);
+	assert_true(fd >= 0);
+	assert_int_equal(vc_call_err(fd, C_GET_INFO, (uint8_t[16]){16}, 16, NULL, 0), 0);
+	close(fd);
+}
+
+/* Drain whatever replies are already there, without waiting. */
+static void drain(int fd)
+{
+	char b[8192];
+
+	while (recv(fd, b, sizeof(b), MSG_DONTWAIT) > 0)
+		;
+}
+
+static void test_V85_random_messages(void **state)
+{
+	struct fx *f = *state;
+	unsigned int seed = 20260601;
+	int fd = vc_open(f->path[0]);
+	static uint8_t m[16 + 4096];
+
+	for (int i = 0; i < 100000; i++) {
+		uint32_t len = (uint32_t)rand_r(&seed) % 4097;
+		int ev[3];
+		unsigned int nr = (unsigned int)rand_r(&seed) % 4;
+
+		if (rand_r(&seed) % 4) /* mostly short payloads, as real commands */
+			len %= 48;
+		for (uint32_t j = 0; j < 16 + len; j++)
+			m[j] = (uint8_t)rand_r(&seed);
+		m[2] = (uint8_t)(rand_r(&seed) % 20); /* command */
+		m[3] = 0;
+		vc_put32(m + 4, 16 + len);
+		m[8] &= 0x3f;
+		if (rand_r(&seed) % 2)
+			m[8] &= 0x30; /* type 0 half of the time */
+		for (unsigned int j = 0; j < nr; j++)
+			ev[j] = eventfd(0, EFD_CLOEXEC);
+		if (fd < 0 || vc_send_raw(fd, m, 16 + len, ev, nr) < 0) {
+			if (fd >= 0)
+				close(fd);
+			fd = vc_open(f->path[0]); /* reconnect */
+		}
+		for (unsigned int j = 0; j < nr; j++)
+			close(ev[j]);
+		if (fd >= 0)
+			drain(fd);
+		if (i % 5000 == 4999 && fd >= 0) {
+			close(fd);
+			fd = vc_open(f->path[0]);
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	assert_true(fds_settle(f->fds_before));
+	fd = vc_open(f->path[0]);
+	assert_true(fd >= 0);
+	assert_int_equal(vc_call_err(fd, C_GET_INFO, (uint8_t[16]){16}, 16, NULL, 0), 0);
+	close(fd);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    T(test_V1_socket_0600_owned_by_euid),
+	    T(test_V2_lowest_free_number_is_reused),
+	    T(test_V3_remove_unlinks_socket_then_enoent),
+	    cmocka_unit_test_setup_teardown(test_V4_req_signalled_and_client_close_ends_removal,
+					    fx_setup_req, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_V5_uncooperative_client_waits_t_req, fx_setup_req,
+					    fx_teardown),
+	    T(test_V5_default_removal_does_not_wait_and_client_reads_eof),
+	    cmocka_unit_test_setup_teardown(test_V6_socket_group_mode_0660, fx_setup_group,
+					    fx_teardown),
+	    T(test_V8_stale_file_replaced),
+	    T(test_V9_second_client_gets_ebusy_then_eof),
+	    T(test_V10_silent_client_dropped_after_handshake_timeout),
+	    T(test_V11_teardown_closes_every_fd),
+	    T(test_V12_disconnect_resets_command_register),
+	    T(test_V13_200_cycles_leak_nothing),
+	    T(test_V14_client_killed_mid_region_write),
+	    T(test_V15_get_info_reply_header),
+	    T(test_V16_V20_unknown_commands_enosys),
+	    T(test_V17_posted_write_then_read),
+	    T(test_V18_posted_invalid_no_reply_stays_usable),
+	    T(test_V19_pipelined_same_msg_id_in_order),
+	    T(test_V21_type2_einval_unsolicited_reply_ignored),
+	    T(test_V22_reserved_flags_and_error_field_ignored),
+	    T(test_V23_msg_size_8_einval_then_eof),
+	    T(test_V24_msg_too_big_e2big_without_body),
+	    T(test_V25_byte_at_a_time),
+	    T(test_V26_partial_header_then_close),
+	    T(test_V27_stalled_message_does_not_block_other_device),
+	    T(test_V28_get_info_with_8_byte_payload),
+	    T(test_V29_fd_on_get_info_closed),
+	    T(test_V30_nine_eventfds_rejected_and_closed),
+	    T(test_V31_fd_attached_to_payload),
+	    T(test_V32_qemu_proposal),
+	    T(test_V33_minor2_two_keys),
+	    T(test_V34_minor7_and_no_json),
+	    T(test_V35_major1_fatal),
+	    T(test_V36_bad_json_fatal),
+	    T(test_V37_short_payload_and_fd_fatal),
+	    T(test_V38_first_message_not_version),
+	    T(test_V39_second_version_einval_session_continues),
+	    T(test_V41_unknown_keys_not_echoed),
+	    T(test_V42_get_info),
+	    T(test_V43_V44_region_info),
+	    T(test_V45_region_info_errors),
+	    T(test_V47_region_io_fds),
+	    T(test_V48_irq_info),
+	    T(test_V49_intx_signals_once_then_automasked),
+	    T(test_V50_unmask_resignals_when_level_high),
+	    T(test_V51_unmask_eventfd),
+	    T(test_V52_intx_disable_bit),
+	    T(test_V53_disable_index_drops_both_eventfds),
+	    T(test_V54_eventfd_without_fds_deassigns_none_loops_back),
+	    T(test_V55_bool_trigger),
+	    T(test_V56_invalid_set_irqs_change_nothing),
+	    T(test_V57_V58_non_eventfd_and_fd_with_data_none),
+	    T(test_V59_one_interrupt_mode_at_a_time),
+	    T(test_V60_unsupported_actions),
+	    T(test_V61_msi_notify_ignores_enable_bit),
+	    T(test_V62_full_config_read),
+	    T(test_V63_V64_V65_access_bounds),
+	    T(test_V66_V67_V69_config_masks),
+	    T(test_V68_status_rw1c),
+	    T(test_V70_msi_control),
+	    T(test_V71_write_multi),
+	    T(test_V72_V73_reset),
+	    T(test_V74_device_feature_and_migration),
+	    T(test_V75_overlap_is_eexist),
+	    T(test_V76_invalid_maps_close_fd),
+	    T(test_V77_map_limit_enospc),
+	    T(test_V78_unmap_rules),
+	    T(test_V79_driver_dma_through_fd),
+	    T(test_V83_message_dma_in_callback_edeadlk),
+	    T(test_V81_two_devices_concurrently),
+	    T(test_V80_flooded_device_does_not_stall_other),
+	    T(test_V85_random_messages),
+	};
+
+	umdev_log_set_sink(NULL, NULL, UMDEV_LOG_WARNING);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

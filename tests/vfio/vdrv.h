@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vdrv: the vfio test driver. Its device keeps the PCI helper's defaults (vfio-user.md §9.3):
+ * vendor 0x1234 device 0x5678, class 0x070002; BAR0 an 8-byte I/O BAR of plain registers,
+ * BAR1 a 4 KiB memory BAR; INTx; an MSI capability at 0x50 with one vector (MMC 0). It counts
+ * its callbacks, and a write to BAR0 offset 7 makes the callback try a DMA read (V-83).
+ */
+#ifndef UMDEV_TESTS_VDRV_H
+#define UMDEV_TESTS_VDRV_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "umdev/mdev.h"
+
+struct vdrv_dev {
+	struct umdev_mdev *mdev;
+	uint8_t bar0[8];
+	uint8_t bar1[4096];
+	atomic_uint resets, opens, closes, set_irqs, config_writes, maps, unmaps;
+	atomic_int cb_dma_ret; /* result of the DMA attempted inside a callback */
+	atomic_uint bar0_writes;
+};
+
+/* Register the driver and parent "vdrv0" with type "a". Return: 0 or -errno. */
+int vdrv_register(void);
+void vdrv_unregister(void);
+/* Create an mdev with @uuid; Return: 0 or -errno. */
+int vdrv_create(const uuid_t *uuid);
+/* The state of the mdev @uuid (valid until its removal), or NULL. */
+struct vdrv_dev *vdrv_find(const uuid_t *uuid);
+
+#endif
