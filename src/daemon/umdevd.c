@@ -50,6 +50,8 @@ struct options {
 	bool fuse_debug;
 	enum umdev_log_level log_level;
 	unsigned int max_threads;
+	const char *mtty_backend; /* NULL: the driver's default, pty (mtty.md §4.2) */
+	struct umdev_vfio_options vfio; /* vfio-user.md §12; rundir set at start */
 };
 
 /* Exit statuses, as sysexits(3) would name them. */
@@ -73,6 +75,12 @@ static void usage(FILE *out)
 	    "  -t, --fuse-max-threads N   FUSE worker threads, 1..%d (default: %d)\n"
 	    "      --allow-other          let users other than the mounting one use the tree\n"
 	    "      --fuse-debug           libfuse debug output on stderr\n"
+	    "      --mtty-backend=pty|loopback  far end of new mtty devices (default: pty)\n"
+	    "      --vfio-socket-group=GROUP    vfio sockets mode 0660 with GROUP\n"
+	    "      --vfio-max-dma-maps=N        DMA mappings per session, 1..65535 (1024)\n"
+	    "      --vfio-handshake-timeout=MS  first-message deadline (5000)\n"
+	    "      --vfio-req-timeout=MS        wait after REQ on removal (0)\n"
+	    "      --vfio-dma-timeout=MS        message DMA reply deadline (5000)\n"
 	    "  -h, --help                 show this help and exit\n"
 	    "  -V, --version              show the version and exit\n"
 	    "\n"
@@ -98,7 +106,16 @@ static int parse_uint(const char *s, unsigned int min, unsigned int max, unsigne
 /* Return: 0 to go on; 1 for --help/--version (exit 0); -EINVAL after printing a message. */
 static int parse_options(int argc, char **argv, struct options *opt)
 {
-	enum { OPT_ALLOW_OTHER = 256, OPT_FUSE_DEBUG };
+	enum {
+		OPT_ALLOW_OTHER = 256,
+		OPT_FUSE_DEBUG,
+		OPT_MTTY_BACKEND,
+		OPT_VFIO_GROUP,
+		OPT_VFIO_MAX_DMA_MAPS,
+		OPT_VFIO_HANDSHAKE,
+		OPT_VFIO_REQ,
+		OPT_VFIO_DMA,
+	};
 	static const struct option longopts[] = {
 	    {"mountpoint", required_argument, NULL, 'm'},
 	    {"rundir", required_argument, NULL, 'r'},
@@ -107,6 +124,12 @@ static int parse_options(int argc, char **argv, struct options *opt)
 	    {"fuse-max-threads", required_argument, NULL, 't'},
 	    {"allow-other", no_argument, NULL, OPT_ALLOW_OTHER},
 	    {"fuse-debug", no_argument, NULL, OPT_FUSE_DEBUG},
+	    {"mtty-backend", required_argument, NULL, OPT_MTTY_BACKEND},
+	    {"vfio-socket-group", required_argument, NULL, OPT_VFIO_GROUP},
+	    {"vfio-max-dma-maps", required_argument, NULL, OPT_VFIO_MAX_DMA_MAPS},
+	    {"vfio-handshake-timeout", required_argument, NULL, OPT_VFIO_HANDSHAKE},
+	    {"vfio-req-timeout", required_argument, NULL, OPT_VFIO_REQ},
+	    {"vfio-dma-timeout", required_argument, NULL, OPT_VFIO_DMA},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
@@ -150,6 +173,36 @@ static int parse_options(int argc, char **argv, struct options *opt)
 		case OPT_FUSE_DEBUG:
 			opt->fuse_debug = true;
 			break;
+		case OPT_MTTY_BACKEND:
+			if (strcmp(optarg, "pty") && strcmp(optarg, "loopback")) {
+				fprintf(stderr, "umdevd: bad --mtty-backend '%s' (pty, loopback)\n",
+					optarg);
+				return -EINVAL;
+			}
+			opt->mtty_backend = optarg;
+			break;
+		case OPT_VFIO_GROUP:
+			opt->vfio.socket_group = optarg;
+			break;
+		case OPT_VFIO_MAX_DMA_MAPS:
+		case OPT_VFIO_HANDSHAKE:
+		case OPT_VFIO_REQ:
+		case OPT_VFIO_DMA: {
+			unsigned int *field = c == OPT_VFIO_MAX_DMA_MAPS ? &opt->vfio.max_dma_maps
+					      : c == OPT_VFIO_HANDSHAKE
+						  ? &opt->vfio.handshake_timeout_ms
+					      : c == OPT_VFIO_REQ ? &opt->vfio.req_timeout_ms
+								  : &opt->vfio.dma_timeout_ms;
+			unsigned int max = c == OPT_VFIO_MAX_DMA_MAPS ? 65535 : 3600000;
+			unsigned int min = c == OPT_VFIO_REQ ? 0 : 1;
+
+			if (parse_uint(optarg, min, max, field) < 0) {
+				fprintf(stderr, "umdevd: bad value '%s' for an option (%u..%u)\n",
+					optarg, min, max);
+				return -EINVAL;
+			}
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return 1;
@@ -308,8 +361,10 @@ static int daemon_start(struct daemon *d, const struct options *opt)
 	    .allow_other = opt->allow_other,
 	    .debug = opt->fuse_debug,
 	};
-	struct umdev_vfio_options vfio_opt = {.rundir = d->rundir};
+	struct umdev_vfio_options vfio_opt = opt->vfio;
 	int ret;
+
+	vfio_opt.rundir = d->rundir;
 
 	ret = umdev_sysfs_create(&fs_opt, &d->fs); /* installs the tree hooks: first */
 	if (ret < 0) {
@@ -320,6 +375,13 @@ static int daemon_start(struct daemon *d, const struct options *opt)
 	if (ret < 0) {
 		umdev_log(UMDEV_LOG_ERR, "cannot set up vfio devices: %s", strerror(-ret));
 		goto err_sysfs_destroy;
+	}
+	ret = mtty_set_rundir(d->rundir);
+	if (ret == 0 && opt->mtty_backend)
+		ret = mtty_set_default_backend(opt->mtty_backend);
+	if (ret < 0) {
+		umdev_log(UMDEV_LOG_ERR, "cannot configure mtty: %s", strerror(-ret));
+		goto err_vfio_fini;
 	}
 	ret = mtty_register_driver();
 	if (ret < 0) {

@@ -17,8 +17,7 @@ static ssize_t check_result(ssize_t ret, size_t len, const char *what, const cha
 {
 	if ((ret < 0 && ret >= -4095) || (ret >= 0 && (size_t)ret <= len))
 		return ret;
-	umdev_log(UMDEV_LOG_ERR, "attribute '%s': %s returned %zd, answering EIO", name, what,
-		  ret);
+	umdev_log(UMDEV_LOG_ERR, "attribute '%s': %s returned %zd, answering EIO", name, what, ret);
 	return -EIO;
 }
 
@@ -47,8 +46,8 @@ static ssize_t fixed_store(struct sysfs_node *n, const char *buf, size_t len)
 }
 
 const struct sysfs_file_ops umdev__sysfs_fixed_ops = {
-	.show = fixed_show,
-	.store = fixed_store,
+    .show = fixed_show,
+    .store = fixed_store,
 };
 
 /* ---- type directory (§6.3) ---- */
@@ -66,11 +65,11 @@ static ssize_t create_store(struct sysfs_node *n, const char *buf, size_t len)
 		return ret;
 	}
 	ret = umdev__type_create(n->type, &uuid); /* C2-C9: the core's errno, unchanged */
-	return ret < 0 ? ret : (ssize_t)len;	  /* never a short write */
+	return ret < 0 ? ret : (ssize_t)len; /* never a short write */
 }
 
 const struct sysfs_file_ops umdev__sysfs_create_ops = {
-	.store = create_store,
+    .store = create_store,
 };
 
 static ssize_t name_show(struct sysfs_node *n, char *buf, size_t len)
@@ -79,7 +78,7 @@ static ssize_t name_show(struct sysfs_node *n, char *buf, size_t len)
 }
 
 const struct sysfs_file_ops umdev__sysfs_name_ops = {
-	.show = name_show,
+    .show = name_show,
 };
 
 static ssize_t device_api_show(struct sysfs_node *n, char *buf, size_t len)
@@ -88,7 +87,7 @@ static ssize_t device_api_show(struct sysfs_node *n, char *buf, size_t len)
 }
 
 const struct sysfs_file_ops umdev__sysfs_device_api_ops = {
-	.show = device_api_show,
+    .show = device_api_show,
 };
 
 static ssize_t available_show(struct sysfs_node *n, char *buf, size_t len)
@@ -97,7 +96,7 @@ static ssize_t available_show(struct sysfs_node *n, char *buf, size_t len)
 }
 
 const struct sysfs_file_ops umdev__sysfs_available_ops = {
-	.show = available_show,
+    .show = available_show,
 };
 
 static ssize_t description_show(struct sysfs_node *n, char *buf, size_t len)
@@ -108,7 +107,7 @@ static ssize_t description_show(struct sysfs_node *n, char *buf, size_t len)
 }
 
 const struct sysfs_file_ops umdev__sysfs_description_ops = {
-	.show = description_show,
+    .show = description_show,
 };
 
 /* ---- mdev directory (§6.4) ---- */
@@ -134,8 +133,8 @@ static ssize_t remove_store(struct sysfs_node *n, const char *buf, size_t len)
 }
 
 const struct sysfs_file_ops umdev__sysfs_remove_ops = {
-	.store = remove_store,
-	.store_when_stale = true,
+    .store = remove_store,
+    .store_when_stale = true,
 };
 
 /*
@@ -169,6 +168,6 @@ static ssize_t dev_attr_store(struct sysfs_node *n, const char *buf, size_t len)
 }
 
 const struct sysfs_file_ops umdev__sysfs_dev_attr_ops = {
-	.show = dev_attr_show,
-	.store = dev_attr_store,
+    .show = dev_attr_show,
+    .store = dev_attr_store,
 };

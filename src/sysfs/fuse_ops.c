@@ -285,19 +285,24 @@ static int op_open(const char *path, struct fuse_file_info *fi)
 		return -ENOMEM;
 	}
 	fi->fh = (uintptr_t)h;
-	fi->direct_io = 1;  /* st_size is not the length; every read asks us (M-68) */
+	fi->direct_io = 1; /* st_size is not the length; every read asks us (M-68) */
 	fi->keep_cache = 0;
 	fi->noflush = 1; /* close needs no round trip */
 	return 0;
 }
 
-/* Content at offset 0 is generated now; later offsets continue that snapshot (M-67). */
-static int op_read(const char *path, char *buf, size_t size, off_t off,
-		   struct fuse_file_info *fi)
+/*
+ * Content at offset 0 is generated now; later offsets continue that snapshot (M-67). The show
+ * runs without the handle's lock (vendor callbacks run with no lock of ours held, M-78); the
+ * lock only swaps and copies the snapshot.
+ */
+static int op_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct sysfs_handle *h = handle_of(fi);
 	struct sysfs_node *n = h->node;
+	char *fresh = NULL;
 	ssize_t ret = 0;
+	size_t avail;
 
 	(void)path;
 	if (!published(n))
@@ -305,22 +310,30 @@ static int op_read(const char *path, char *buf, size_t size, off_t off,
 	if (!n->readable || off < 0)
 		return -EINVAL;
 	pthread_mutex_lock(&h->lock);
-	if (off == 0 || !h->snap_valid) {
-		h->snap_valid = false;
-		if (!h->snap)
-			h->snap = malloc(SYSFS_FILE_SIZE);
-		ret = h->snap ? n->ops->show(n, h->snap, SYSFS_FILE_SIZE) : -ENOMEM;
-		if (ret >= 0) {
-			h->snap_len = (size_t)ret;
-			h->snap_valid = true;
-		}
-	}
-	if (ret >= 0) {
-		size_t avail = (size_t)off < h->snap_len ? h->snap_len - (size_t)off : 0;
+	if (off != 0 && h->snap_valid)
+		goto copy;
+	pthread_mutex_unlock(&h->lock);
 
-		ret = (ssize_t)(size < avail ? size : avail);
-		memcpy(buf, h->snap + (avail ? off : 0), (size_t)ret);
+	fresh = malloc(SYSFS_FILE_SIZE);
+	if (!fresh)
+		return -ENOMEM;
+	ret = n->ops->show(n, fresh, SYSFS_FILE_SIZE);
+	pthread_mutex_lock(&h->lock);
+	if (ret < 0) {
+		h->snap_valid = false;
+		pthread_mutex_unlock(&h->lock);
+		free(fresh);
+		return (int)ret;
 	}
+	free(h->snap);
+	h->snap = fresh;
+	h->snap_len = (size_t)ret;
+	h->snap_valid = true;
+copy:
+	avail = (size_t)off < h->snap_len ? h->snap_len - (size_t)off : 0;
+	ret = (ssize_t)(size < avail ? size : avail);
+	if (ret > 0)
+		memcpy(buf, h->snap + off, (size_t)ret);
 	pthread_mutex_unlock(&h->lock);
 	return (int)ret;
 }
@@ -393,8 +406,7 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t o
 		return -ENOMEM;
 	pthread_rwlock_rdlock(&fs->tree_lock);
 	if (published(dir)) {
-		umdev_list_for_each(pos, &dir->children)
-		{
+		umdev_list_for_each(pos, &dir->children) {
 			struct sysfs_node *c = umdev_list_entry(pos, struct sysfs_node, sibling);
 
 			st.st_mode = c->mode & S_IFMT;
@@ -446,27 +458,27 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 }
 
 const struct fuse_operations umdev__sysfs_fuse_ops = {
-	.getattr = op_getattr,
-	.readlink = op_readlink,
-	.mknod = op_mknod,
-	.mkdir = op_mkdir,
-	.unlink = op_unlink,
-	.rmdir = op_rmdir,
-	.symlink = op_symlink,
-	.rename = op_rename,
-	.link = op_link,
-	.chmod = op_chmod,
-	.chown = op_chown,
-	.truncate = op_truncate,
-	.open = op_open,
-	.read = op_read,
-	.write = op_write,
-	.statfs = op_statfs,
-	.release = op_release,
-	.opendir = op_opendir,
-	.readdir = op_readdir,
-	.releasedir = op_releasedir,
-	.init = op_init,
-	.create = op_create,
-	.utimens = op_utimens,
+    .getattr = op_getattr,
+    .readlink = op_readlink,
+    .mknod = op_mknod,
+    .mkdir = op_mkdir,
+    .unlink = op_unlink,
+    .rmdir = op_rmdir,
+    .symlink = op_symlink,
+    .rename = op_rename,
+    .link = op_link,
+    .chmod = op_chmod,
+    .chown = op_chown,
+    .truncate = op_truncate,
+    .open = op_open,
+    .read = op_read,
+    .write = op_write,
+    .statfs = op_statfs,
+    .release = op_release,
+    .opendir = op_opendir,
+    .readdir = op_readdir,
+    .releasedir = op_releasedir,
+    .init = op_init,
+    .create = op_create,
+    .utimens = op_utimens,
 };

@@ -32,7 +32,8 @@ int umdev__sysfs_parse_uuid(const char *buf, size_t len, uuid_t *ret_uuid)
 	uuid_t uuid;
 
 	if (len < UUID_TEXT_LEN || len > UUID_TEXT_LEN + 1)
-		return -EINVAL; /* M-17 (35 and 38 bytes), M-19 (the 4096 bytes of a longer write) */
+		return -EINVAL; /* M-17 (35 and 38 bytes), M-19 (the 4096 bytes of a longer write)
+				 */
 	for (size_t i = 0; i < UUID_TEXT_LEN; i++) {
 		bool hyphen = i == 8 || i == 13 || i == 18 || i == 23;
 

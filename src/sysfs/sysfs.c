@@ -14,7 +14,6 @@
 #include <fcntl.h>
 #include <fuse.h>
 #include <fuse_lowlevel.h>
-#include <limits.h>
 #include <linux/fuse.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,9 +26,9 @@
 #include "private.h"
 #include "umdev/log.h"
 
-#define DEFAULT_MAX_THREADS 256		/* mdev.md §8.1 */
+#define DEFAULT_MAX_THREADS 256 /* mdev.md §8.1 */
 #define FUSE_SUPER_MAGIC_VALUE 0x65735546 /* statfs f_type of a FUSE mount */
-#define MOUNT_TIMEOUT_S 10		/* the INIT handshake must come this fast */
+#define MOUNT_TIMEOUT_S 10 /* the INIT handshake must come this fast */
 
 /* ---- transport: FOPEN_PARALLEL_DIRECT_WRITES in open replies ---- */
 
@@ -73,8 +72,8 @@ static ssize_t dev_writev(int fd, struct iovec *iov, int count, void *userdata)
 }
 
 static const struct fuse_custom_io transport = {
-	.read = dev_read,
-	.writev = dev_writev,
+    .read = dev_read,
+    .writev = dev_writev,
 };
 
 /* libfuse's own messages: debug level only, as library code (STYLE.md §8) */
@@ -131,7 +130,8 @@ int umdev_sysfs_create(const struct umdev_sysfs_options *opt, struct umdev_sysfs
 		free(fs);
 		return err;
 	}
-	fuse_set_log_func(fuse_log_bridge);
+	if (!fs->debug) /* debug: libfuse writes its trace to stderr itself */
+		fuse_set_log_func(fuse_log_bridge);
 	umdev__core_set_tree_hooks(&umdev__sysfs_tree_hooks, fs);
 	*ret = fs;
 	return 0;
@@ -279,14 +279,30 @@ err_destroy:
 }
 
 /*
- * Stop the loop: set the exit flag, then make one request (a lookup that fails) so that a
- * worker wakes, sees the flag and ends the loop, which cancels the other workers. Only then
- * unmount (lazily: files may still be open) and close /dev/fuse, which aborts what is left.
+ * A request that wakes one worker after fuse_exit(): libfuse drops (never answers) a request
+ * read after the exit flag was set, so the lookup blocks until closing /dev/fuse aborts the
+ * connection; hence a detached thread of its own, which frees @arg.
+ */
+static void *poke_main(void *arg)
+{
+	struct stat st;
+
+	(void)stat(arg, &st);
+	free(arg);
+	return NULL;
+}
+
+/*
+ * Stop the loop: set the exit flag, then make one request (a lookup of a name that does not
+ * exist) so that a worker wakes, sees the flag and ends the loop, which cancels the other
+ * workers. Only then unmount (lazily: files may still be open) and close /dev/fuse, which
+ * aborts whatever is left, the poke included.
  */
 void umdev_sysfs_unmount(struct umdev_sysfs *fs)
 {
-	char path[PATH_MAX];
-	struct stat st;
+	pthread_attr_t attr;
+	pthread_t poke;
+	char *path;
 	int state;
 
 	if (!fs || !fs->mounted)
@@ -295,9 +311,15 @@ void umdev_sysfs_unmount(struct umdev_sysfs *fs)
 	pthread_mutex_lock(&fs->loop_lock);
 	state = fs->loop_state;
 	pthread_mutex_unlock(&fs->loop_lock);
-	if (state != LOOP_DEAD) {
-		snprintf(path, sizeof(path), "%s/.umdev-stop", fs->mountpoint);
-		(void)stat(path, &st);
+	if (state != LOOP_DEAD && asprintf(&path, "%s/.umdev-stop", fs->mountpoint) >= 0) {
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		if (pthread_create(&poke, &attr, poke_main, path) != 0) {
+			umdev_log(UMDEV_LOG_ERR,
+				  "sysfs: cannot stop the FUSE loop, waiting for it");
+			free(path);
+		}
+		pthread_attr_destroy(&attr);
 	}
 	pthread_join(fs->loop_thread, NULL);
 	fuse_unmount(fs->fuse);

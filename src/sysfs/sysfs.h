@@ -15,10 +15,10 @@
 struct umdev_sysfs;
 
 struct umdev_sysfs_options {
-	const char *mountpoint;	  /* existing empty directory; copied */
+	const char *mountpoint; /* existing empty directory; copied */
 	unsigned int max_threads; /* FUSE worker threads; 0: 256 (mdev.md §8.1) */
-	bool allow_other;	  /* mount with allow_other,default_permissions */
-	bool debug;		  /* libfuse debug output on stderr */
+	bool allow_other; /* mount with allow_other,default_permissions */
+	bool debug; /* libfuse debug output on stderr */
 };
 
 /**

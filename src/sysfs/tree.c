@@ -23,28 +23,28 @@
 /* A parent's nodes outside its own directory, kept to unpublish them (§4.4 step 5). */
 struct sysfs_parent {
 	struct umdev__parent *p; /* key only; never dereferenced through the record */
-	char path[PATH_LEN];	 /* sys/devices/virtual/<class>/<name> */
-	struct sysfs_node *dir;	 /* the parent directory */
-	struct sysfs_node *class_link;		   /* sys/class/<class>/<name> */
-	struct sysfs_node *bus_link;		   /* sys/class/mdev_bus/<name>; NULL if absent */
+	char path[PATH_LEN]; /* sys/devices/virtual/<class>/<name> */
+	struct sysfs_node *dir; /* the parent directory */
+	struct sysfs_node *class_link; /* sys/class/<class>/<name> */
+	struct sysfs_node *bus_link; /* sys/class/mdev_bus/<name>; NULL if absent */
 	struct sysfs_node *virtual_class, *class_dir; /* the shared class dirs; users counted */
-	struct umdev_list link;			      /* in fs->parents; under tree_lock */
+	struct umdev_list link; /* in fs->parents; under tree_lock */
 };
 
 /* One piece of an mdev's node set and the directory it goes in. */
 struct mdev_piece {
 	struct sysfs_node *node; /* the node set's reference until publication */
-	char dir[PATH_LEN];	 /* where it is attached */
-	bool attached;		 /* under tree_lock */
+	char dir[PATH_LEN]; /* where it is attached */
+	bool attached; /* under tree_lock */
 };
 
 enum {
-	PIECE_DEV_DIR,	  /* <parent dir>/<uuid>/ */
-	PIECE_BUS_LINK,	  /* sys/bus/mdev/devices/<uuid> */
-	PIECE_TYPE_LINK,  /* <type dir>/devices/<uuid> */
-	PIECE_DRV_LINK,	  /* sys/bus/mdev/drivers/<driver>/<uuid> */
-	PIECE_GROUP_DIR,  /* sys/kernel/iommu_groups/<G>/ */
-	PIECE_VFIO_LINK,  /* sys/class/vfio-dev/vfio<N> */
+	PIECE_DEV_DIR, /* <parent dir>/<uuid>/ */
+	PIECE_BUS_LINK, /* sys/bus/mdev/devices/<uuid> */
+	PIECE_TYPE_LINK, /* <type dir>/devices/<uuid> */
+	PIECE_DRV_LINK, /* sys/bus/mdev/drivers/<driver>/<uuid> */
+	PIECE_GROUP_DIR, /* sys/kernel/iommu_groups/<G>/ */
+	PIECE_VFIO_LINK, /* sys/class/vfio-dev/vfio<N> */
 	NR_PIECES,
 };
 
@@ -86,8 +86,7 @@ void umdev__sysfs_node_put(struct sysfs_node *n)
 	if (!n || atomic_fetch_sub_explicit(&n->refs, 1, memory_order_acq_rel) != 1)
 		return;
 	/* last reference: nobody can reach the node, so its children list is ours */
-	umdev_list_for_each_safe(pos, tmp, &n->children)
-	{
+	umdev_list_for_each_safe(pos, tmp, &n->children) {
 		struct sysfs_node *c = umdev_list_entry(pos, struct sysfs_node, sibling);
 
 		umdev_list_del(&c->sibling);
@@ -115,8 +114,7 @@ static struct sysfs_node *dir_find(struct sysfs_node *dir, const char *name, siz
 {
 	struct umdev_list *pos;
 
-	umdev_list_for_each(pos, &dir->children)
-	{
+	umdev_list_for_each(pos, &dir->children) {
 		struct sysfs_node *c = umdev_list_entry(pos, struct sysfs_node, sibling);
 
 		if (strlen(c->name) == len && memcmp(c->name, name, len) == 0)
@@ -151,8 +149,7 @@ static void mark_published(struct sysfs_node *n, bool published)
 	struct umdev_list *pos;
 
 	atomic_store_explicit(&n->published, published, memory_order_release);
-	umdev_list_for_each(pos, &n->children)
-	{
+	umdev_list_for_each(pos, &n->children) {
 		mark_published(umdev_list_entry(pos, struct sysfs_node, sibling), published);
 	}
 }
@@ -177,7 +174,7 @@ static void detach(struct sysfs_node *n)
 /* ---- builders (off-tree: no lock) ---- */
 
 static int vformat(char *buf, size_t len, const char *fmt, va_list ap)
-	__attribute__((format(printf, 3, 0)));
+    __attribute__((format(printf, 3, 0)));
 
 static int vformat(char *buf, size_t len, const char *fmt, va_list ap)
 {
@@ -186,7 +183,8 @@ static int vformat(char *buf, size_t len, const char *fmt, va_list ap)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-static int format(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int format(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static int format(char *buf, size_t len, const char *fmt, ...)
 {
@@ -277,7 +275,7 @@ static struct sysfs_node *file_new(const char *name, unsigned int mode,
 
 /* A file with fixed content (uevent); writes, if its mode allows them, are ignored. */
 static struct sysfs_node *fixed_file_new(const char *name, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static struct sysfs_node *fixed_file_new(const char *name, const char *fmt, ...)
 {
@@ -325,18 +323,18 @@ static struct sysfs_node *add(struct sysfs_node *dir, struct sysfs_node *n)
 /* ---- skeleton ---- */
 
 static const char *const skeleton[] = {
-	"sys",
-	"sys/class",
-	"sys/class/mdev_bus",
-	"sys/class/vfio-dev",
-	"sys/bus",
-	"sys/bus/mdev",
-	"sys/bus/mdev/devices",
-	"sys/bus/mdev/drivers",
-	"sys/kernel",
-	"sys/kernel/iommu_groups",
-	"sys/devices",
-	"sys/devices/virtual",
+    "sys",
+    "sys/class",
+    "sys/class/mdev_bus",
+    "sys/class/vfio-dev",
+    "sys/bus",
+    "sys/bus/mdev",
+    "sys/bus/mdev/devices",
+    "sys/bus/mdev/drivers",
+    "sys/kernel",
+    "sys/kernel/iommu_groups",
+    "sys/devices",
+    "sys/devices/virtual",
 };
 
 int umdev__sysfs_tree_init(struct umdev_sysfs *fs)
@@ -490,8 +488,7 @@ static struct sysfs_parent *parent_find(struct umdev_sysfs *fs, const struct umd
 {
 	struct umdev_list *pos;
 
-	umdev_list_for_each(pos, &fs->parents)
-	{
+	umdev_list_for_each(pos, &fs->parents) {
 		struct sysfs_parent *sp = umdev_list_entry(pos, struct sysfs_parent, link);
 
 		if (sp->p == p)
@@ -659,7 +656,8 @@ static int dev_groups_add(struct sysfs_node *dev, struct umdev_mdev *mdev)
 			const struct umdev_attr *a = grp->attrs[i];
 			struct sysfs_node *n;
 
-			if (!a->name || strchr(a->name, '/') || dir_find(dir, a->name, strlen(a->name)))
+			if (!a->name || strchr(a->name, '/') ||
+			    dir_find(dir, a->name, strlen(a->name)))
 				return -EEXIST;
 			n = umdev__sysfs_node_new(a->name, S_IFREG | (a->mode & 0777));
 			if (!n)
@@ -680,7 +678,8 @@ static int dev_groups_add(struct sysfs_node *dev, struct umdev_mdev *mdev)
 static int dev_dir_new(struct umdev_mdev *mdev, const char *path, const char *type_path,
 		       const char *uuid_str, struct sysfs_node **ret_dir)
 {
-	const char *drv = umdev__parent_driver_name(umdev__type_parent(umdev__mdev_core_type(mdev)));
+	const char *drv =
+	    umdev__parent_driver_name(umdev__type_parent(umdev__mdev_core_type(mdev)));
 	unsigned int vfio = umdev_mdev_vfio_index(mdev);
 	char to[PATH_LEN], vfio_name[32], vfio_path[PATH_LEN];
 	struct sysfs_node *d, *remove, *vdir, *vn;
@@ -751,7 +750,7 @@ static int mdev_prepare(void *opaque, struct umdev_mdev *mdev, void **ret_nodes)
 	pc = set->piece;
 	uuid_unparse_lower(*umdev_mdev_uuid(mdev), uuid_str); /* always lower case (M-16) */
 	if (format(pc[PIECE_DEV_DIR].dir, PATH_LEN, "sys/devices/virtual/%s/%s", class, pname) <
-		    0 ||
+		0 ||
 	    format(path, sizeof(path), "%s/%s", pc[PIECE_DEV_DIR].dir, uuid_str) < 0 ||
 	    format(type_path, sizeof(type_path), "%s/mdev_supported_types/%s",
 		   pc[PIECE_DEV_DIR].dir, umdev__type_id(t)) < 0 ||
@@ -789,8 +788,7 @@ static int mdev_prepare(void *opaque, struct umdev_mdev *mdev, void **ret_nodes)
 
 err_free:
 	mdev_nodes_free(set);
-	umdev_log(UMDEV_LOG_DEBUG, "mdev %s: cannot build its nodes: %s", uuid_str,
-		  strerror(-ret));
+	umdev_log(UMDEV_LOG_DEBUG, "mdev %s: cannot build its nodes: %s", uuid_str, strerror(-ret));
 	return ret;
 }
 
@@ -844,14 +842,14 @@ static void mdev_discard(void *opaque, struct umdev_mdev *mdev, void *nodes)
 }
 
 const struct umdev_tree_hooks umdev__sysfs_tree_hooks = {
-	.driver_publish = driver_publish,
-	.driver_unpublish = driver_unpublish,
-	.parent_publish = parent_publish,
-	.parent_publish_bus_link = parent_publish_bus_link,
-	.parent_unpublish_bus_link = parent_unpublish_bus_link,
-	.parent_unpublish = parent_unpublish,
-	.mdev_prepare = mdev_prepare,
-	.mdev_publish = mdev_publish,
-	.mdev_unpublish = mdev_unpublish,
-	.mdev_discard = mdev_discard,
+    .driver_publish = driver_publish,
+    .driver_unpublish = driver_unpublish,
+    .parent_publish = parent_publish,
+    .parent_publish_bus_link = parent_publish_bus_link,
+    .parent_unpublish_bus_link = parent_unpublish_bus_link,
+    .parent_unpublish = parent_unpublish,
+    .mdev_prepare = mdev_prepare,
+    .mdev_publish = mdev_publish,
+    .mdev_unpublish = mdev_unpublish,
+    .mdev_discard = mdev_discard,
 };

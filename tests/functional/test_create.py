@@ -11,7 +11,7 @@ U2 = "3f0c9d2e-7a41-4c55-b1de-98a7c6e5d432"
 
 BASE_DEV_FILES = {"remove", "mdev_type", "driver", "subsystem", "uevent", "iommu_group",
                   "vfio-dev"}
-MTTY_DEV_GROUPS = {"vendor"}  # the `mtty` group arrives with the device emulation
+MTTY_DEV_GROUPS = {"vendor", "mtty"}  # mtty.md §4.1
 
 
 def new_uuid():

@@ -21,10 +21,10 @@ static int mini_probe(struct umdev_mdev *mdev)
 }
 
 static struct umdev_driver mini_drv = {
-	.name = "mini",
-	.device_api = "vfio-ccw",
-	.max_instances = 2,
-	.probe = mini_probe,
+    .name = "mini",
+    .device_api = "vfio-ccw",
+    .max_instances = 2,
+    .probe = mini_probe,
 };
 static struct umdev_type mini_x = {.sysfs_name = "x", .pretty_name = "Ex"};
 static struct umdev_type mini_y = {.sysfs_name = "y"};
@@ -34,9 +34,8 @@ static struct umdev_parent mini_parent;
 static void mini_start(void)
 {
 	assert_int_equal(umdev_register_driver(&mini_drv), 0);
-	assert_int_equal(umdev_register_parent(&mini_parent, "m0", "mclass", &mini_drv,
-					       mini_types, 2),
-			 0);
+	assert_int_equal(
+	    umdev_register_parent(&mini_parent, "m0", "mclass", &mini_drv, mini_types, 2), 0);
 }
 
 static void mini_stop(void)
@@ -51,8 +50,8 @@ static void test_skeleton_dirs_exist_when_mounted(void **state)
 {
 	struct fx *f = *state;
 	static const char *const dirs[] = {
-		"sys/class/mdev_bus",	   "sys/bus/mdev/devices", "sys/bus/mdev/drivers",
-		"sys/kernel/iommu_groups", "sys/class/vfio-dev",   "sys/devices/virtual",
+	    "sys/class/mdev_bus",      "sys/bus/mdev/devices", "sys/bus/mdev/drivers",
+	    "sys/kernel/iommu_groups", "sys/class/vfio-dev",   "sys/devices/virtual",
 	};
 	struct stat st;
 	char *l;
@@ -84,8 +83,8 @@ static void test_M1_mdev_bus_link_text_and_realpath(void **state)
 	assert_int_equal(fx_readlink(fx_path(f, "sys/class/mdev_bus/t0"), target, sizeof(target)),
 			 0);
 	assert_string_equal(target, "../../devices/virtual/tdrv/t0");
-	assert_true(fx_resolves_to(f, fx_path(f, "sys/class/mdev_bus/t0"),
-				   "sys/devices/virtual/tdrv/t0"));
+	assert_true(
+	    fx_resolves_to(f, fx_path(f, "sys/class/mdev_bus/t0"), "sys/devices/virtual/tdrv/t0"));
 	assert_int_equal(lstat(fx_path(f, "sys/class/mdev_bus/t0"), &st), 0);
 	assert_true(S_ISLNK(st.st_mode));
 	assert_int_equal(st.st_mode & 07777, 0777);
@@ -181,13 +180,15 @@ static void test_M5_name_falls_back_to_sysfs_name(void **state)
 	assert_int_equal(fx_read(fx_type(f, 0, "name"), buf, sizeof(buf)), 2);
 	assert_string_equal(buf, "a\n");
 	mini_start();
-	assert_int_equal(fx_read(fx_path(f, "sys/class/mdev_bus/m0/mdev_supported_types/mini-x/name"),
-				 buf, sizeof(buf)),
-			 3);
+	assert_int_equal(
+	    fx_read(fx_path(f, "sys/class/mdev_bus/m0/mdev_supported_types/mini-x/name"), buf,
+		    sizeof(buf)),
+	    3);
 	assert_string_equal(buf, "Ex\n");
-	assert_int_equal(fx_read(fx_path(f, "sys/class/mdev_bus/m0/mdev_supported_types/mini-y/name"),
-				 buf, sizeof(buf)),
-			 2);
+	assert_int_equal(
+	    fx_read(fx_path(f, "sys/class/mdev_bus/m0/mdev_supported_types/mini-y/name"), buf,
+		    sizeof(buf)),
+	    2);
 	assert_string_equal(buf, "y\n");
 	mini_stop();
 }
@@ -213,9 +214,9 @@ static void test_M6_device_api(void **state)
 	assert_string_equal(buf, "vfio-pci\n");
 	mini_start();
 	assert_int_equal(
-		fx_read(fx_path(f, "sys/class/mdev_bus/m0/mdev_supported_types/mini-y/device_api"),
-			buf, sizeof(buf)),
-		9);
+	    fx_read(fx_path(f, "sys/class/mdev_bus/m0/mdev_supported_types/mini-y/device_api"), buf,
+		    sizeof(buf)),
+	    9);
 	assert_string_equal(buf, "vfio-ccw\n");
 	mini_stop();
 }
@@ -299,8 +300,8 @@ static void test_M11_duplicate_parent_name_changes_nothing(void **state)
 	assert_int_equal(umdev_register_parent(&p, "t0", NULL, &mini_drv, mini_types, 2), -EEXIST);
 	after = fx_dump(f);
 	assert_string_equal(after, before);
-	assert_true(fx_resolves_to(f, fx_path(f, "sys/class/mdev_bus/t0"),
-				   "sys/devices/virtual/tdrv/t0"));
+	assert_true(
+	    fx_resolves_to(f, fx_path(f, "sys/class/mdev_bus/t0"), "sys/devices/virtual/tdrv/t0"));
 	free(after);
 	free(before);
 	assert_int_equal(umdev_unregister_driver(&mini_drv), 0);
@@ -311,15 +312,16 @@ static void test_M12_parent_uevent_subsystem_and_class_link(void **state)
 	struct fx *f = *state;
 	char buf[64], target[PATH_MAX];
 
-	assert_int_equal(fx_read(fx_path(f, "sys/devices/virtual/tdrv/t0/uevent"), buf, sizeof(buf)),
-			 0);
 	assert_int_equal(
-		fx_readlink(fx_path(f, "sys/devices/virtual/tdrv/t0/subsystem"), target, sizeof(target)),
-		0);
+	    fx_read(fx_path(f, "sys/devices/virtual/tdrv/t0/uevent"), buf, sizeof(buf)), 0);
+	assert_int_equal(fx_readlink(fx_path(f, "sys/devices/virtual/tdrv/t0/subsystem"), target,
+				     sizeof(target)),
+			 0);
 	assert_string_equal(target, "../../../../class/tdrv");
 	assert_true(fx_resolves_to(f, fx_path(f, "sys/devices/virtual/tdrv/t0/subsystem"),
 				   "sys/class/tdrv"));
-	assert_true(fx_resolves_to(f, fx_path(f, "sys/class/tdrv/t0"), "sys/devices/virtual/tdrv/t0"));
+	assert_true(
+	    fx_resolves_to(f, fx_path(f, "sys/class/tdrv/t0"), "sys/devices/virtual/tdrv/t0"));
 	char *l = fx_list(fx_path(f, "sys/class/tdrv"));
 	assert_string_equal(l, "t0,t1");
 	free(l);
@@ -328,8 +330,8 @@ static void test_M12_parent_uevent_subsystem_and_class_link(void **state)
 	free(l);
 	/* uevent takes writes and ignores them */
 	assert_int_equal(fx_write_str(fx_path(f, "sys/devices/virtual/tdrv/t0/uevent"), "add"), 3);
-	assert_int_equal(fx_read(fx_path(f, "sys/devices/virtual/tdrv/t0/uevent"), buf, sizeof(buf)),
-			 0);
+	assert_int_equal(
+	    fx_read(fx_path(f, "sys/devices/virtual/tdrv/t0/uevent"), buf, sizeof(buf)), 0);
 }
 
 static void test_M12_class_dirs_go_with_the_last_parent(void **state)
@@ -364,37 +366,37 @@ static void test_M13_unregister_busy_driver_changes_nothing(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_skeleton_dirs_exist_when_mounted, fx_setup,
-						fx_teardown),
-		cmocka_unit_test_setup_teardown(test_M1_mdev_bus_link_text_and_realpath, fx_setup,
-						fx_teardown),
-		cmocka_unit_test_setup_teardown(test_M2_supported_types_lists_exactly_the_types,
-						fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_M3_type_dir_lists_exactly_its_files, fx_setup,
-						fx_teardown),
-		cmocka_unit_test_setup_teardown(test_M3_description_adds_description_and_nothing_else,
-						fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_M4_modes_owner_and_size, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_M5_name_falls_back_to_sysfs_name, fx_setup,
-						fx_teardown),
-		cmocka_unit_test_setup_teardown(test_M5_pretty_name, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_M6_device_api, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_M7_fresh_tdrv_parent_has_16, fx_setup,
-						fx_teardown),
-		cmocka_unit_test_setup_teardown(test_M8_description_is_the_callback_bytes, fx_setup,
-						fx_teardown),
-		cmocka_unit_test_setup_teardown(test_M9_bad_driver_registration_changes_nothing,
-						fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_M10_bad_parent_registration_changes_nothing,
-						fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_M11_duplicate_parent_name_changes_nothing,
-						fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_M12_parent_uevent_subsystem_and_class_link,
-						fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_M12_class_dirs_go_with_the_last_parent,
-						fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_M13_unregister_busy_driver_changes_nothing,
-						fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_skeleton_dirs_exist_when_mounted, fx_setup,
+					    fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_M1_mdev_bus_link_text_and_realpath, fx_setup,
+					    fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_M2_supported_types_lists_exactly_the_types,
+					    fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_M3_type_dir_lists_exactly_its_files, fx_setup,
+					    fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_M3_description_adds_description_and_nothing_else,
+					    fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_M4_modes_owner_and_size, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_M5_name_falls_back_to_sysfs_name, fx_setup,
+					    fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_M5_pretty_name, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_M6_device_api, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_M7_fresh_tdrv_parent_has_16, fx_setup,
+					    fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_M8_description_is_the_callback_bytes, fx_setup,
+					    fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_M9_bad_driver_registration_changes_nothing,
+					    fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_M10_bad_parent_registration_changes_nothing,
+					    fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_M11_duplicate_parent_name_changes_nothing,
+					    fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_M12_parent_uevent_subsystem_and_class_link,
+					    fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_M12_class_dirs_go_with_the_last_parent, fx_setup,
+					    fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_M13_unregister_busy_driver_changes_nothing,
+					    fx_setup, fx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, fx_group_setup, fx_group_teardown);

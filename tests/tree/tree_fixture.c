@@ -4,11 +4,13 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "tree_fixture.h"
@@ -69,7 +71,8 @@ static void vfio_detach(void *opaque, struct umdev_mdev *mdev)
 	(void)opaque;
 	for (unsigned int i = 0; i < fixture.nr_parents; i++) {
 		if (fixture.t[i] && tdrv_umdev_parent(fixture.t[i]) == parent)
-			atomic_store(&vfio_removes_at_detach, tdrv_calls(fixture.t[i], TDRV_REMOVE));
+			atomic_store(&vfio_removes_at_detach,
+				     tdrv_calls(fixture.t[i], TDRV_REMOVE));
 	}
 	pthread_mutex_lock(&vfio_lock);
 	vfio_taken[umdev_mdev_vfio_index(mdev)] = false;
@@ -78,8 +81,8 @@ static void vfio_detach(void *opaque, struct umdev_mdev *mdev)
 }
 
 static const struct umdev_vfio_hooks vfio_hooks = {
-	.vfio_register = vfio_register,
-	.vfio_detach = vfio_detach,
+    .vfio_register = vfio_register,
+    .vfio_detach = vfio_detach,
 };
 
 void fx_vfio_fail(int err)
@@ -112,6 +115,35 @@ unsigned int fx_vfio_removes_at_detach(void)
 
 static char *skeleton_dump;
 
+/*
+ * The test program serves its own mount: if it dies while one of its threads waits on a FUSE
+ * request, the kernel waits for an answer nobody can give and the process never exits. So on
+ * a fatal signal the fixture aborts the connection first (when fusectl is mounted).
+ */
+static int abort_fd = -1;
+
+static void on_fatal(int sig)
+{
+	if (abort_fd >= 0)
+		(void)!write(abort_fd, "1", 1);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void arm_abort(const char *root)
+{
+	static const int sigs[] = {SIGABRT, SIGTERM, SIGINT, SIGSEGV, SIGBUS, SIGALRM};
+	char path[64];
+	struct stat st;
+
+	if (stat(root, &st) < 0)
+		return;
+	snprintf(path, sizeof(path), "/sys/fs/fuse/connections/%u/abort", minor(st.st_dev));
+	abort_fd = open(path, O_WRONLY | O_CLOEXEC);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		signal(sigs[i], on_fatal);
+}
+
 int fx_group_setup(void **state)
 {
 	struct umdev_sysfs_options opt = {0};
@@ -122,11 +154,13 @@ int fx_group_setup(void **state)
 	if (!mkdtemp(f->root))
 		return -1;
 	opt.mountpoint = f->root;
+	opt.debug = getenv("UMDEV_TREE_FUSE_DEBUG") != NULL;
 	if (umdev_sysfs_create(&opt, &fs) < 0)
 		return -1;
 	umdev__core_set_vfio_hooks(&vfio_hooks, NULL);
 	if (umdev_sysfs_mount(fs) < 0)
 		return -1;
+	arm_abort(f->root);
 	skeleton_dump = fx_dump(f);
 	*state = f;
 	return skeleton_dump ? 0 : -1;
@@ -138,6 +172,9 @@ int fx_group_teardown(void **state)
 
 	umdev_sysfs_unmount(fs);
 	umdev_sysfs_destroy(fs);
+	if (abort_fd >= 0)
+		close(abort_fd);
+	abort_fd = -1;
 	umdev__core_set_vfio_hooks(NULL, NULL);
 	free(skeleton_dump);
 	rmdir(f->root);
@@ -151,7 +188,7 @@ void fx_start(struct fx *f, const struct tdrv_options *opt, unsigned int nr_pare
 	assert_int_equal(tdrv_register(opt), 0);
 	f->tdrv = true;
 	for (unsigned int i = 0; i < nr_parents; i++) {
-		char name[8];
+		char name[16];
 		int err = 0;
 
 		snprintf(name, sizeof(name), "t%u", i);
@@ -268,9 +305,11 @@ const char *fx_dev(struct fx *f, const char *uuid, const char *file)
 
 const char *fx_uuid(unsigned int n)
 {
-	char *buf = ring_next();
+	static char uuids[64][UUID_STR_LEN];
+	static unsigned int pos;
+	char *buf = uuids[pos++ % 64]; /* a ring of its own: paths do not overwrite UUIDs */
 
-	snprintf(buf, PATH_MAX, "6a1c0f3e-0000-4000-8000-%012x", n);
+	snprintf(buf, UUID_STR_LEN, "6a1c0f3e-0000-4000-8000-%012x", n);
 	return buf;
 }
 
@@ -362,7 +401,8 @@ static char *join_sorted(char **v, size_t n, const char *sep)
 	size_t len = 1;
 	char *s;
 
-	qsort(v, n, sizeof(*v), cmp_str);
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_str);
 	for (size_t i = 0; i < n; i++)
 		len += strlen(v[i]) + strlen(sep);
 	s = calloc(1, len);

@@ -34,7 +34,7 @@ struct fx {
 	char root[PATH_MAX]; /* the mount point R */
 	struct tdrv_parent *t[FX_MAX_PARENTS]; /* t0..; NULL once a test removed it */
 	unsigned int nr_parents;
-	bool tdrv;		      /* tdrv registered; the teardown unregisters it */
+	bool tdrv; /* tdrv registered; the teardown unregisters it */
 	unsigned int warnings_expected; /* log lines at warning or above the test allows */
 };
 
@@ -43,10 +43,10 @@ int fx_group_setup(void **state);
 int fx_group_teardown(void **state);
 
 /* Test setups: tdrv with the options and parents t0..t<n-1>. */
-int fx_setup(void **state);	     /* defaults (max_instances 16), t0 and t1 */
-int fx_setup_sample(void **state);   /* + the writable device attribute sample_attr */
-int fx_setup_8(void **state);	     /* defaults, t0..t7 */
-int fx_setup_bare(void **state);     /* nothing registered */
+int fx_setup(void **state); /* defaults (max_instances 16), t0 and t1 */
+int fx_setup_sample(void **state); /* + the writable device attribute sample_attr */
+int fx_setup_8(void **state); /* defaults, t0..t7 */
+int fx_setup_bare(void **state); /* nothing registered */
 void fx_start(struct fx *f, const struct tdrv_options *opt, unsigned int nr_parents);
 /* Remove the parents and unregister tdrv (so a test can start again with other options). */
 void fx_stop(struct fx *f);
@@ -88,9 +88,9 @@ ssize_t fx_create(struct fx *f, unsigned int i, const char *uuid);
 ssize_t fx_remove(struct fx *f, const char *uuid);
 
 /* ---- test vfio hooks (C7, R4): lowest free N, failure injection ---- */
-void fx_vfio_fail(int err);		  /* later registrations fail with @err; 0 stops */
-unsigned int fx_vfio_detaches(void);	  /* detach calls so far */
-unsigned int fx_vfio_live(void);	  /* indexes held now */
+void fx_vfio_fail(int err); /* later registrations fail with @err; 0 stops */
+unsigned int fx_vfio_detaches(void); /* detach calls so far */
+unsigned int fx_vfio_live(void); /* indexes held now */
 /* tdrv remove calls of the mdev's parent seen at its last detach (M-38 order) */
 unsigned int fx_vfio_removes_at_detach(void);
 

@@ -69,18 +69,18 @@ static void test_M18_uuid_37th_byte_is_ignored(void **state)
 static void test_M17_uuid_bad_syntax_is_einval(void **state)
 {
 	static const char *const bad[] = {
-		"{" U1 "}",
-		"4b2fb0a63a5c4f3e9b8d1c2d3e4f5a6b",
-		"4b2fb0a63a5c4f3e9b8d1c2d3e4f5a6b\n",
-		" " U1,
-		"4b2fb0a6-3a5c-4f3e-9b8d-1c2d3e4f5a6g",
-		"g4b2fb0a-3a5c-4f3e-9b8d-1c2d3e4f5a6b",
-		"4b2fb0a6+3a5c-4f3e-9b8d-1c2d3e4f5a6b",
-		"4b2fb0a6-3a5c-4f3e-9b8d-1c2d3e4f5a6-",
-		"4b2fb0a63-a5c-4f3e-9b8d-1c2d3e4f5a6b",
-		"4b2fb0a6-3a5c-4f3e-9b8d_1c2d3e4f5a6b",
-		"urn:uuid:" U1,
-		"0x2fb0a6-3a5c-4f3e-9b8d-1c2d3e4f5a6b",
+	    "{" U1 "}",
+	    "4b2fb0a63a5c4f3e9b8d1c2d3e4f5a6b",
+	    "4b2fb0a63a5c4f3e9b8d1c2d3e4f5a6b\n",
+	    " " U1,
+	    "4b2fb0a6-3a5c-4f3e-9b8d-1c2d3e4f5a6g",
+	    "g4b2fb0a-3a5c-4f3e-9b8d-1c2d3e4f5a6b",
+	    "4b2fb0a6+3a5c-4f3e-9b8d-1c2d3e4f5a6b",
+	    "4b2fb0a6-3a5c-4f3e-9b8d-1c2d3e4f5a6-",
+	    "4b2fb0a63-a5c-4f3e-9b8d-1c2d3e4f5a6b",
+	    "4b2fb0a6-3a5c-4f3e-9b8d_1c2d3e4f5a6b",
+	    "urn:uuid:" U1,
+	    "0x2fb0a6-3a5c-4f3e-9b8d-1c2d3e4f5a6b",
 	};
 
 	(void)state;
@@ -93,7 +93,7 @@ static void test_M17_uuid_bad_syntax_is_einval(void **state)
 static void test_M17_uuid_wrong_length_is_einval(void **state)
 {
 	(void)state;
-	assert_int_equal(parse_uuid(U1, 35), -EINVAL);	     /* 35 bytes */
+	assert_int_equal(parse_uuid(U1, 35), -EINVAL); /* 35 bytes */
 	assert_int_equal(parse_uuid(U1 "\r\n", 38), -EINVAL); /* 38 bytes */
 	assert_int_equal(parse_uuid(U1 "\n\n", 38), -EINVAL);
 	assert_int_equal(parse_uuid(U1, 1), -EINVAL);
@@ -175,22 +175,23 @@ static void test_M37_remove_rejects_everything_else(void **state)
 	EINVAL_("0x");
 	EINVAL_("0xg");
 	EINVAL_("1x");
-	EINVAL_("\0" "1");
+	EINVAL_("\0"
+		"1");
 	EINVAL_("");
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_M15_uuid_36_bytes_without_newline),
-		cmocka_unit_test(test_M14_uuid_37_bytes_with_newline),
-		cmocka_unit_test(test_M16_uuid_upper_case_is_the_same_uuid),
-		cmocka_unit_test(test_M18_uuid_37th_byte_is_ignored),
-		cmocka_unit_test(test_M17_uuid_bad_syntax_is_einval),
-		cmocka_unit_test(test_M17_uuid_wrong_length_is_einval),
-		cmocka_unit_test(test_M19_uuid_4096_bytes_is_einval),
-		cmocka_unit_test(test_M36_remove_accepts_kstrtoul_base0),
-		cmocka_unit_test(test_M37_remove_rejects_everything_else),
+	    cmocka_unit_test(test_M15_uuid_36_bytes_without_newline),
+	    cmocka_unit_test(test_M14_uuid_37_bytes_with_newline),
+	    cmocka_unit_test(test_M16_uuid_upper_case_is_the_same_uuid),
+	    cmocka_unit_test(test_M18_uuid_37th_byte_is_ignored),
+	    cmocka_unit_test(test_M17_uuid_bad_syntax_is_einval),
+	    cmocka_unit_test(test_M17_uuid_wrong_length_is_einval),
+	    cmocka_unit_test(test_M19_uuid_4096_bytes_is_einval),
+	    cmocka_unit_test(test_M36_remove_accepts_kstrtoul_base0),
+	    cmocka_unit_test(test_M37_remove_rejects_everything_else),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

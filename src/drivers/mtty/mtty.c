@@ -17,6 +17,7 @@
 
 #include "umdev/log.h"
 #include "umdev/mdev.h"
+#include "device.h"
 #include "mtty.h"
 
 #define MTTY_DRIVER_NAME "mtty"
@@ -39,6 +40,7 @@ struct mtty_parent {
 struct mtty_state {
 	struct mtty_parent *parent; /* whose budget nr_ports came from */
 	unsigned int nr_ports; /* 1 (mtty-1) or 2 (mtty-2) */
+	struct mtty_device *device; /* device.c: registers, ptys, vfio callbacks */
 };
 
 /* The sysfs names and pretty names of mtty.md §3; index + 1 is the number of ports. */
@@ -96,9 +98,14 @@ static int mtty_probe(struct umdev_mdev *mdev)
 	}
 	state->parent = p;
 	state->nr_ports = nr_ports;
+	ret = mtty_device_create(mdev, nr_ports, &state->device);
+	if (ret < 0)
+		goto err_free_state;
 	umdev_mdev_set_drvdata(mdev, state);
 	return 0;
 
+err_free_state:
+	free(state);
 err_give_ports:
 	ports_give(p, nr_ports);
 	return ret;
@@ -108,9 +115,17 @@ static void mtty_remove(struct umdev_mdev *mdev)
 {
 	struct mtty_state *state = umdev_mdev_get_drvdata(mdev);
 
+	mtty_device_destroy(state->device);
 	umdev_mdev_set_drvdata(mdev, NULL);
 	ports_give(state->parent, state->nr_ports); /* mtty.md §3: returned at remove (T-5) */
 	free(state);
+}
+
+struct mtty_device *mtty_device_of(struct umdev_mdev *mdev)
+{
+	struct mtty_state *state = umdev_mdev_get_drvdata(mdev);
+
+	return state ? state->device : NULL;
 }
 
 static unsigned int mtty_get_available(struct umdev_type *type)
@@ -151,6 +166,7 @@ static const struct umdev_attr_group vendor_group = {
 
 static const struct umdev_attr_group *const mtty_dev_groups[] = {
     &vendor_group,
+    &mtty_attr_group,
     NULL,
 };
 
@@ -161,6 +177,7 @@ static struct umdev_driver mtty_driver = {
     .remove = mtty_remove,
     .get_available = mtty_get_available,
     .dev_groups = mtty_dev_groups,
+    .vfio_ops = &mtty_vfio_ops,
 };
 
 int mtty_register_driver(void)

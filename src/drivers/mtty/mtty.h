@@ -21,6 +21,28 @@
 struct mtty_parent;
 
 /**
+ * mtty_set_rundir() - the daemon's run directory, for the <rundir>/mtty/<uuid>/portN pty
+ * symlinks (mtty.md §4.3).
+ * @rundir: copied; NULL or "" for no symlinks.
+ *
+ * Call before mtty_parent_add(); affects devices created afterwards. Not thread-safe.
+ *
+ * Return: 0; -ENAMETOOLONG.
+ */
+int mtty_set_rundir(const char *rundir);
+
+/**
+ * mtty_set_default_backend() - the backend of devices created afterwards (mtty.md §4.2,
+ * `umdevd --mtty-backend`).
+ * @name: "pty" (the default) or "loopback".
+ *
+ * Call before mtty_parent_add(). Not thread-safe.
+ *
+ * Return: 0; -EINVAL any other @name.
+ */
+int mtty_set_default_backend(const char *name);
+
+/**
  * mtty_register_driver() - register the mdev driver "mtty" with the core.
  *
  * Makes /sys/bus/mdev/drivers/mtty appear. Call once, before mtty_parent_add(). Not
