@@ -15,8 +15,9 @@
  *  - an mdev is named by (uuid, serial): the serial is unique for the daemon's lifetime, so a
  *    node built for one mdev can never act on a later mdev that reuses its UUID.
  *
- * Lock order: docs/locking.md. No hook is called with list_lock held. Hooks may call the
- * functions below except where noted.
+ * Lock order: docs/locking.md. No hook is called with list_lock held; the registration hooks
+ * (driver_publish, driver_unpublish, parent_publish) run under driver_lock, so they
+ * must not register or unregister anything. Hooks may call the functions below.
  */
 #ifndef UMDEV_CORE_HOOKS_H
 #define UMDEV_CORE_HOOKS_H
