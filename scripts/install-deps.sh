@@ -8,6 +8,7 @@ packages=(
 	build-essential gcc meson ninja-build pkg-config
 	libfuse3-dev fuse3 uuid-dev libcmocka-dev libjson-c-dev
 	python3 python3-pytest mdevctl util-linux clang-format valgrind
+	debootstrap
 )
 
 missing=()

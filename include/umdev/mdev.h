@@ -20,10 +20,10 @@
 extern "C" {
 #endif
 
-struct umdev_mdev;		/* an mdev device; opaque, owned by the core */
-struct umdev_vfio_ops;		/* vfio-user.md §10.3; defined by the vfio module */
-struct umdev__parent;		/* core-private */
-struct umdev__type;		/* core-private */
+struct umdev_mdev; /* an mdev device; opaque, owned by the core */
+struct umdev_vfio_ops; /* vfio-user.md §10.3; defined by the vfio module */
+struct umdev__parent; /* core-private */
+struct umdev__type; /* core-private */
 
 /** Largest sysfs_name of an mdev type, in bytes without the NUL (mdev.md §5.1). */
 #define UMDEV_TYPE_NAME_MAX 64
@@ -41,7 +41,7 @@ struct umdev__type;		/* core-private */
  */
 struct umdev_type {
 	/* set by the driver */
-	const char *sysfs_name;	 /* required; [A-Za-z0-9_.:+-], 1..64 bytes */
+	const char *sysfs_name; /* required; [A-Za-z0-9_.:+-], 1..64 bytes */
 	const char *pretty_name; /* optional; the `name` file falls back to sysfs_name */
 
 	/* set by the core at registration; private */
@@ -92,7 +92,7 @@ struct umdev_attr_group {
  */
 struct umdev_driver {
 	/* set by the driver */
-	const char *name;	/* required; unique; /sys/bus/mdev/drivers/<name> */
+	const char *name; /* required; unique; /sys/bus/mdev/drivers/<name> */
 	const char *device_api; /* required; e.g. "vfio-pci" */
 	/*
 	 * Core-managed accounting when get_available is NULL: one counter per parent shared by
@@ -114,7 +114,7 @@ struct umdev_driver {
 
 	/* set by the core; private */
 	unsigned int nr_parents; /* under driver_lock: registered parents using this driver */
-	bool registered;	 /* under driver_lock */
+	bool registered; /* under driver_lock */
 };
 
 /**
@@ -239,6 +239,27 @@ unsigned int umdev_mdev_vfio_index(const struct umdev_mdev *mdev);
 #define UMDEV_PCI_MSI_MASKABLE 0x2 /* per-vector masking (mask and pending registers) */
 
 /**
+ * enum umdev_irq_action - what a SET_IRQS did (vfio-user.md §8.8), as told to the set_irqs
+ * callback, so a driver can tell a new eventfd from a loop-back trigger.
+ * @UMDEV_IRQ_ASSIGNED: trigger eventfds were assigned to the vectors (old ones replaced).
+ * @UMDEV_IRQ_RELEASED: the vectors' trigger eventfds were de-assigned (for the count-0 form:
+ *	every vector of the index, and for INTx the unmask eventfd too).
+ * @UMDEV_IRQ_SIGNALLED: loop-back trigger (DATA_NONE, or DATA_BOOL true): the server has
+ *	already signalled the vectors' eventfds itself; the driver must not signal them again.
+ * @UMDEV_IRQ_MASKED: INTx was masked.
+ * @UMDEV_IRQ_UNMASKED: INTx was unmasked; the server has re-evaluated the line (§9.4).
+ * @UMDEV_IRQ_UNMASK_EVENTFD: the INTx unmask eventfd was assigned or de-assigned.
+ */
+enum umdev_irq_action {
+	UMDEV_IRQ_ASSIGNED = 1,
+	UMDEV_IRQ_RELEASED,
+	UMDEV_IRQ_SIGNALLED,
+	UMDEV_IRQ_MASKED,
+	UMDEV_IRQ_UNMASKED,
+	UMDEV_IRQ_UNMASK_EVENTFD,
+};
+
+/**
  * struct umdev_vfio_ops - a driver's vfio device callbacks (the `vfio_ops` of struct
  * umdev_driver; vfio-user.md §10.3).
  *
@@ -253,7 +274,11 @@ unsigned int umdev_mdev_vfio_index(const struct umdev_mdev *mdev);
  * @region_write: the same for REGION_WRITE and each entry of REGION_WRITE_MULTI.
  * @config_write: after the core PCI helper applied a config write of @count bytes at @offset
  *	(§9.3); read the new values with umdev_pci_config_get(). Cannot fail.
- * @set_irqs: after a SET_IRQS on irq index @index was applied.
+ * @set_irqs: after a SET_IRQS on irq index @index (VFIO_PCI_*_IRQ_INDEX) changed something:
+ *	@action on the vectors [@start, @start + @count) (INTx: 0 and 1). E.g. mtty signals an
+ *	MSI vector that is ASSIGNED while its interrupt is pending (mtty.md §7.4), and nothing
+ *	for SIGNALLED. Not called for a SET_IRQS that fails, nor for MASK/UNMASK with a false
+ *	DATA_BOOL byte (nothing changes).
  * @reset: at DEVICE_RESET and at session teardown, after config space was restored to its
  *	power-on values. Return 0 or a negative errno (sent as the reply's errno).
  * @open_device: when VERSION succeeded, before its reply; a negative errno is sent as the
@@ -270,7 +295,8 @@ struct umdev_vfio_ops {
 	ssize_t (*region_write)(struct umdev_mdev *mdev, unsigned int index, uint64_t offset,
 				const void *buf, size_t count);
 	void (*config_write)(struct umdev_mdev *mdev, unsigned int offset, unsigned int count);
-	void (*set_irqs)(struct umdev_mdev *mdev, unsigned int index);
+	void (*set_irqs)(struct umdev_mdev *mdev, unsigned int index, unsigned int start,
+			 unsigned int count, enum umdev_irq_action action);
 	int (*reset)(struct umdev_mdev *mdev);
 	int (*open_device)(struct umdev_mdev *mdev);
 	void (*close_device)(struct umdev_mdev *mdev);
@@ -290,13 +316,28 @@ struct umdev_vfio_ops {
  * Call from probe, before the other umdev_pci_* declaration functions. Sets the helper's
  * defaults of §9.3 (Command mask 0x0547, Status RW1C bits, no BARs, no interrupt pin, no
  * capability). A driver with vfio_ops that never calls it fails create step C7 with -EINVAL.
- * Calling it again starts over. Thread-safe.
+ * Calling it again starts over. A probe that fails after it must call umdev_pci_fini().
+ * Thread-safe.
  *
  * Return: 0; -EINVAL @mdev NULL or @class_code above 24 bits; -EBUSY create step C7 already
  * ran for @mdev; -ENOMEM.
  */
 int umdev_pci_init(struct umdev_mdev *mdev, uint16_t vendor_id, uint16_t device_id,
 		   uint32_t class_code, uint8_t revision);
+
+/**
+ * umdev_pci_fini() - withdraw the device model umdev_pci_init() declared for @mdev.
+ * @mdev: the mdev; NULL is a no-op.
+ *
+ * The pair of umdev_pci_init(), as the kernel's vfio_uninit_group_dev() is of
+ * vfio_init_group_dev(): call it on probe's error path once umdev_pci_init() succeeded (a
+ * failed probe reaches no vfio hook of the core, so only the driver can say that the
+ * declaration is dead), and in remove. Before create step C7 it frees the declaration; from C7
+ * on the declaration belongs to the vfio device, which remove step R4 frees, and this does
+ * nothing. Calling it twice, or without umdev_pci_init(), does nothing. Thread-safe; never
+ * blocks for long. Source: vfio-user.md §10.3.
+ */
+void umdev_pci_fini(struct umdev_mdev *mdev);
 
 /**
  * umdev_pci_set_bar() - declare BAR @bar of @mdev, i.e. vfio region @bar (§9.1, §9.3).
@@ -384,7 +425,11 @@ int umdev_pci_config_set(struct umdev_mdev *mdev, unsigned int offset, unsigned 
  * @len: bytes; 0 succeeds at once.
  *
  * Copies through the mapping's file with pread(); never raises SIGBUS. Blocks at most for the
- * file I/O (fd-backed mappings) or for T_dma (message-based mappings, not from callbacks).
+ * file I/O (fd-backed mappings) or, for a mapping without fd, for a DMA_READ round trip per
+ * piece of at most the client's max_data_xfer_size, each bounded by T_dma (vfio-user.md §8.12).
+ * Message transfers only from a driver-owned thread: never from a callback (-EDEADLK), and
+ * never while holding a lock that a callback of the same device takes, since the device's
+ * server thread must keep running to route the reply.
  *
  * Return: 0; -ENOTCONN no session; -EFAULT some byte not mapped (nothing copied), or the
  * mapping's file is shorter than the mapping; -EPERM a mapping lacks the READ flag; -EDEADLK a
@@ -433,6 +478,22 @@ int umdev_msi_notify(struct umdev_mdev *mdev, unsigned int vector);
  * Return: 0; -ENOTCONN outside C7..R4.
  */
 int umdev_err_notify(struct umdev_mdev *mdev);
+
+/**
+ * umdev_irq_signal_count() - how many interrupt eventfd writes the server made for @mdev.
+ * @mdev: the mdev; between create step C7 and remove step R4.
+ * @ret_count: the count; unchanged on error.
+ *
+ * Counts every write to an INTx or MSI trigger eventfd (vfio-user.md §9.4): deliveries caused by
+ * umdev_intx_set_level() and umdev_msi_notify(), re-signals at unmask, pending MSI vectors
+ * delivered on unmask, and the client's loop-back triggers (SET_IRQS TRIGGER with DATA_NONE or
+ * DATA_BOOL, §8.8). Nothing else (ERR, REQ) is counted. The count starts at 0 at C7 and is not
+ * cleared by reset or disconnect: the `irq_signals` statistic of mtty.md §4.5 (T-56).
+ * Callable from any driver context; never blocks.
+ *
+ * Return: 0; -EINVAL @ret_count NULL; -ENOTCONN outside C7..R4.
+ */
+int umdev_irq_signal_count(struct umdev_mdev *mdev, uint64_t *ret_count);
 
 /* ======== end of vfio device model ======== */
 

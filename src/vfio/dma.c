@@ -3,13 +3,17 @@
  * DMA (vfio-user.md §8.2, §8.3, §10.1): the session's mapping table and the driver's copies
  * to and from guest memory. fd-backed mappings are accessed with pread()/pwrite() on the
  * client's file, never mmap(), so a client that truncates its file cannot raise SIGBUS in the
- * daemon. Copies run under dev->lock, so an unmap waits for copies in progress (§8.3).
+ * daemon. File copies run under dev->lock, so an unmap waits for copies in progress (§8.3).
+ * Mappings without fd go through DMA_READ/DMA_WRITE messages (§8.12): the driver thread queues
+ * a request on dev->dma_reqs, wakes the server thread, which sends it and routes the client's
+ * reply back, and waits on dev->dma_cond (dev->lock released) for at most T_dma.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/vfio.h>
@@ -216,20 +220,157 @@ void umdev__dma_release_all(struct umdev__vfio_device *dev)
 	dev->dma.nr = dev->dma.cap = 0;
 }
 
+/* ---- message-based transfers (§8.12) ---- */
+
+void umdev__dma_abort_all(struct umdev__vfio_device *dev)
+{
+	struct umdev_list *pos, *tmp;
+
+	dev->session_open = false; /* a new transfer fails -ENOTCONN from here */
+	umdev_list_for_each_safe(pos, tmp, &dev->dma_reqs) {
+		struct umdev__dma_req *req = umdev_list_entry(pos, struct umdev__dma_req, node);
+
+		umdev_list_del(&req->node);
+		req->result = -ENOTCONN;
+		req->done = true;
+	}
+	pthread_cond_broadcast(&dev->dma_cond);
+}
+
+bool umdev__dma_reply(struct umdev__vfio_device *dev, uint16_t msg_id, uint32_t err,
+		      const uint8_t *payload, size_t len)
+{
+	struct umdev__dma_req *req = NULL;
+	struct umdev_list *pos;
+	int result = 0;
+
+	pthread_mutex_lock(&dev->lock);
+	umdev_list_for_each(pos, &dev->dma_reqs) {
+		struct umdev__dma_req *r = umdev_list_entry(pos, struct umdev__dma_req, node);
+
+		if (r->sent && r->msg_id == msg_id) {
+			req = r;
+			break;
+		}
+	}
+	if (!req) {
+		pthread_mutex_unlock(&dev->lock);
+		return false; /* nobody waits for it (timed out, or unsolicited): discarded (§6.2)
+			       */
+	}
+	if (err) {
+		result = err > 4095 ? -EIO : -(int)err; /* the client's errno */
+	} else if (req->write) {
+		/* address @0 (8), count @8 (4 or 8 bytes: both accepted) */
+		uint64_t count = len == 12 ? le32(payload + 8) : len == 16 ? le64(payload + 8) : 0;
+
+		if ((len != 12 && len != 16) || le64(payload) != req->iova || count != req->len)
+			result = -EIO;
+	} else if (len != 16 + req->len || le64(payload) != req->iova ||
+		   le64(payload + 8) != req->len) {
+		result = -EIO; /* short, or a different address/count */
+	} else {
+		memcpy(req->buf, payload + 16, req->len);
+	}
+	umdev_list_del(&req->node);
+	req->result = result;
+	req->done = true;
+	pthread_cond_broadcast(&dev->dma_cond);
+	pthread_mutex_unlock(&dev->lock);
+	return true;
+}
+
+/*
+ * One message-based transfer of @len bytes, split at the session's dma_xfer_max. Caller holds
+ * dev->lock (released while waiting) and is not the server thread. Return: 0 or -errno.
+ */
+static int dma_msg(struct umdev__vfio_device *dev, uint64_t iova, uint8_t *buf, size_t len,
+		   bool is_write)
+{
+	const uint64_t one = 1;
+	int ret = 0;
+
+	if (dev->wake_fd < 0)
+		return -ENOTCONN; /* no server thread (numbering only) */
+	dev->dma_waiters++;
+	while (len && ret == 0) {
+		struct umdev__dma_req req = {.write = is_write, .iova = iova, .buf = buf};
+		struct timespec deadline;
+
+		if (!dev->session_open) {
+			ret = -ENOTCONN;
+			break;
+		}
+		req.len = len < dev->dma_xfer_max ? len : dev->dma_xfer_max;
+		umdev_list_add_tail(&dev->dma_reqs, &req.node);
+		(void)!write(dev->wake_fd, &one, sizeof(one)); /* the server thread sends it */
+		clock_gettime(CLOCK_MONOTONIC, &deadline);
+		deadline.tv_sec += umdev__vfio_config.dma_timeout_ms / 1000;
+		deadline.tv_nsec += (long)(umdev__vfio_config.dma_timeout_ms % 1000) * 1000000;
+		if (deadline.tv_nsec >= 1000000000) {
+			deadline.tv_sec++;
+			deadline.tv_nsec -= 1000000000;
+		}
+		while (!req.done)
+			if (pthread_cond_timedwait(&dev->dma_cond, &dev->lock, &deadline) ==
+				ETIMEDOUT &&
+			    !req.done) {
+				umdev_list_del(&req.node); /* a late reply is discarded */
+				req.result = -ETIMEDOUT;
+				break;
+			}
+		ret = req.result;
+		iova += req.len;
+		buf += req.len;
+		len -= req.len;
+	}
+	dev->dma_waiters--;
+	pthread_cond_broadcast(&dev->dma_cond); /* R4 may wait for the last waiter */
+	return ret;
+}
+
 /* ---- driver API (§10.1) ---- */
+
+/* The mapping that contains @iova, or NULL. Caller holds dev->lock. */
+static const struct umdev__dma_map *map_at(const struct umdev__dma *dma, uint64_t iova)
+{
+	unsigned int i = lower_bound(dma, iova);
+
+	return i < dma->nr && dma->maps[i].iova <= iova ? &dma->maps[i] : NULL;
+}
+
+/* Copy one piece through the mapping's file. Return: 0 or -EFAULT. Caller holds dev->lock. */
+static int dma_file(const struct umdev__dma_map *m, uint64_t iova, uint8_t *b, size_t n, bool write)
+{
+	off_t off = (off_t)(m->offset + (iova - m->iova));
+	size_t done = 0;
+	struct stat st;
+
+	if (fstat(m->fd, &st) < 0 || (uint64_t)off + n > (uint64_t)st.st_size)
+		return -EFAULT; /* the client truncated its file (§10.1) */
+	while (done < n) {
+		ssize_t r = write ? pwrite(m->fd, b + done, n - done, off + (off_t)done)
+				  : pread(m->fd, b + done, n - done, off + (off_t)done);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -EFAULT; /* the file became shorter than the mapping */
+		done += (size_t)r;
+	}
+	return 0;
+}
 
 static int dma_rw(struct umdev_mdev *mdev, uint64_t iova, void *buf, size_t len, bool write)
 {
 	const uint32_t need = write ? VFIO_DMA_MAP_FLAG_WRITE : VFIO_DMA_MAP_FLAG_READ;
 	struct umdev__vfio_device *dev = umdev__vfio_lock_live(mdev);
-	struct umdev__dma *dma;
+	const struct umdev__dma_map *m;
 	uint64_t cur, end;
-	unsigned int i, first;
 	int ret = 0;
 
 	if (!dev)
 		return -ENOTCONN;
-	dma = &dev->dma;
 	if (!dev->session_open) {
 		ret = -ENOTCONN;
 		goto out;
@@ -241,50 +382,41 @@ static int dma_rw(struct umdev_mdev *mdev, uint64_t iova, void *buf, size_t len,
 		goto out;
 	}
 	end = iova + (len - 1); /* inclusive */
-	/* checked before any byte moves: coverage, then permissions */
-	first = lower_bound(dma, iova);
-	for (i = first, cur = iova;; i++) {
-		const struct umdev__dma_map *m = &dma->maps[i];
-
-		if (i >= dma->nr || m->iova > cur) {
+	/* checked before any byte moves: coverage, then permissions, then the context */
+	for (cur = iova;;) {
+		m = map_at(&dev->dma, cur);
+		if (!m) {
 			ret = -EFAULT;
 			goto out;
 		}
 		if (!(m->flags & need) && ret == 0)
 			ret = -EPERM;
-		if (m->fd < 0 && ret == 0)
-			ret = umdev__vfio_in_callback ? -EDEADLK : -EIO; /* message DMA: not yet */
+		if (m->fd < 0 && umdev__vfio_in_callback && ret == 0)
+			ret = -EDEADLK; /* the server thread cannot wait for its own socket */
 		if (m->iova + (m->size - 1) >= end)
 			break;
 		cur = m->iova + m->size;
 	}
 	if (ret < 0)
 		goto out;
-	for (i = first, cur = iova; cur <= end && ret == 0; i++) {
-		const struct umdev__dma_map *m = &dma->maps[i];
-		uint64_t piece_end = m->iova + (m->size - 1) < end ? m->iova + (m->size - 1) : end;
-		size_t n = (size_t)(piece_end - cur + 1);
-		off_t off = (off_t)(m->offset + (cur - m->iova));
+	/*
+	 * Piece by piece, looked up again each time: a message transfer releases dev->lock while
+	 * it waits, so the table may change under it (an unmapped piece then fails -EFAULT).
+	 */
+	for (cur = iova; ret == 0;) {
+		uint64_t piece_end;
 		uint8_t *b = (uint8_t *)buf + (cur - iova);
-		ssize_t done = 0;
-		struct stat st;
 
-		if (fstat(m->fd, &st) < 0 || (uint64_t)off + n > (uint64_t)st.st_size) {
-			ret = -EFAULT; /* the client truncated its file (§10.1) */
+		m = map_at(&dev->dma, cur);
+		if (!m || !(m->flags & need)) {
+			ret = m ? -EPERM : -EFAULT;
 			break;
 		}
-		while ((size_t)done < n) {
-			ssize_t r = write ? pwrite(m->fd, b + done, n - (size_t)done, off + done)
-					  : pread(m->fd, b + done, n - (size_t)done, off + done);
-
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r <= 0) {
-				ret = -EFAULT; /* the file became shorter than the mapping */
-				break;
-			}
-			done += r;
-		}
+		piece_end = m->iova + (m->size - 1) < end ? m->iova + (m->size - 1) : end;
+		if (m->fd >= 0)
+			ret = dma_file(m, cur, b, (size_t)(piece_end - cur + 1), write);
+		else
+			ret = dma_msg(dev, cur, b, (size_t)(piece_end - cur + 1), write);
 		if (piece_end == end)
 			break;
 		cur = piece_end + 1;

@@ -24,6 +24,15 @@ static void signal_fd(int fd)
 			     sizeof(one)); /* EAGAIN at the counter limit: still pending */
 }
 
+/* An INTx or MSI trigger: signal and count the write (mtty.md §4.5 irq_signals). */
+static void signal_trigger(struct umdev__vfio_device *dev, int fd)
+{
+	if (fd < 0)
+		return;
+	signal_fd(fd);
+	dev->irq.signals++;
+}
+
 static void close_fd(int *fd)
 {
 	if (*fd >= 0)
@@ -52,7 +61,7 @@ void umdev__irq_intx_eval(struct umdev__vfio_device *dev)
 	if (umdev__pci_command(&dev->pci) & PCI_COMMAND_INTX_DISABLE)
 		return;
 	irq->intx_masked = true;
-	signal_fd(irq->intx_trigger);
+	signal_trigger(dev, irq->intx_trigger);
 }
 
 void umdev__irq_release_all(struct umdev__vfio_device *dev)
@@ -210,8 +219,9 @@ static int set_irqs_check(struct umdev__vfio_device *dev, const struct umdev__vf
 }
 
 int umdev__irq_set(struct umdev__vfio_device *dev, struct umdev__vfio_msg *msg,
-		   unsigned int *ret_index)
+		   struct umdev__irq_change *ret_change)
 {
+	struct umdev__irq_change ch = {0};
 	const uint8_t *p = msg->payload;
 	uint32_t flags, index, start, count, data, action;
 	int ret;
@@ -226,15 +236,20 @@ int umdev__irq_set(struct umdev__vfio_device *dev, struct umdev__vfio_msg *msg,
 	count = le32(p + 16);
 	data = flags & DATA_MASK;
 	action = flags & ACTION_MASK;
-	*ret_index = index;
+	ch.index = index;
+	ch.start = start;
+	ch.count = count;
 
 	if (action == VFIO_IRQ_SET_ACTION_TRIGGER) {
 		if (count == 0) { /* disable the whole index */
+			ch.count = umdev__irq_count(dev, index);
+			ch.action = UMDEV_IRQ_RELEASED;
 			for (unsigned int v = 0; v < umdev__irq_count(dev, index); v++)
 				close_fd(trigger_slot(dev, index, v));
 			if (index == VFIO_PCI_INTX_IRQ_INDEX)
 				close_fd(&dev->irq.intx_unmask);
 		} else if (data == VFIO_IRQ_SET_DATA_EVENTFD) {
+			ch.action = msg->nr_fds ? UMDEV_IRQ_ASSIGNED : UMDEV_IRQ_RELEASED;
 			for (unsigned int i = 0; i < count; i++) {
 				int *slot = trigger_slot(dev, index, start + i);
 
@@ -245,9 +260,17 @@ int umdev__irq_set(struct umdev__vfio_device *dev, struct umdev__vfio_msg *msg,
 				}
 			}
 		} else { /* loop-back: the mask is neither consulted nor changed */
-			for (unsigned int i = 0; i < count; i++)
-				if (data == VFIO_IRQ_SET_DATA_NONE || p[20 + i])
-					signal_fd(*trigger_slot(dev, index, start + i));
+			ch.action = UMDEV_IRQ_SIGNALLED;
+			for (unsigned int i = 0; i < count; i++) {
+				int fd = *trigger_slot(dev, index, start + i);
+
+				if (data == VFIO_IRQ_SET_DATA_BOOL && !p[20 + i])
+					continue;
+				if (index <= VFIO_PCI_MSIX_IRQ_INDEX)
+					signal_trigger(dev, fd); /* counted (T-56) */
+				else
+					signal_fd(fd); /* ERR, REQ */
+			}
 		}
 		if (index == VFIO_PCI_INTX_IRQ_INDEX)
 			umdev__irq_intx_eval(dev);
@@ -255,6 +278,7 @@ int umdev__irq_set(struct umdev__vfio_device *dev, struct umdev__vfio_msg *msg,
 	}
 	/* INTx MASK / UNMASK (set_irqs_check refused the rest) */
 	if (data == VFIO_IRQ_SET_DATA_EVENTFD) { /* UNMASK: the unmask eventfd */
+		ch.action = UMDEV_IRQ_UNMASK_EVENTFD;
 		close_fd(&dev->irq.intx_unmask);
 		if (msg->nr_fds) {
 			dev->irq.intx_unmask = msg->fds[0];
@@ -265,13 +289,16 @@ int umdev__irq_set(struct umdev__vfio_device *dev, struct umdev__vfio_msg *msg,
 	if (data == VFIO_IRQ_SET_DATA_BOOL && !p[20])
 		goto out;
 	if (action == VFIO_IRQ_SET_ACTION_MASK) {
+		ch.action = UMDEV_IRQ_MASKED;
 		dev->irq.intx_masked = true;
 	} else {
+		ch.action = UMDEV_IRQ_UNMASKED;
 		dev->irq.intx_masked = false;
 		umdev__irq_intx_eval(dev); /* level still 1: signal again at once (V-50) */
 	}
 out:
 	pthread_mutex_unlock(&dev->lock);
+	*ret_change = ch;
 	return ret;
 }
 
@@ -289,7 +316,7 @@ void umdev__irq_msi_eval(struct umdev__vfio_device *dev)
 		if (!(le32(dev->pci.cfg + pending_off) & (1u << v)))
 			continue;
 		umdev__pci_msi_set_pending(&dev->pci, v, false);
-		signal_fd(dev->irq.msi_trigger[v]); /* delivered on unmask (§9.4) */
+		signal_trigger(dev, dev->irq.msi_trigger[v]); /* delivered on unmask (§9.4) */
 	}
 }
 
@@ -333,7 +360,7 @@ int umdev_msi_notify(struct umdev_mdev *mdev, unsigned int vector)
 		if (umdev__pci_msi_masked(&dev->pci, vector))
 			umdev__pci_msi_set_pending(&dev->pci, vector, true);
 		else
-			signal_fd(dev->irq.msi_trigger[vector]);
+			signal_trigger(dev, dev->irq.msi_trigger[vector]);
 	}
 	pthread_mutex_unlock(&dev->lock);
 	return ret;
@@ -346,6 +373,20 @@ int umdev_err_notify(struct umdev_mdev *mdev)
 	if (!dev)
 		return -ENOTCONN;
 	signal_fd(dev->irq.err_trigger);
+	pthread_mutex_unlock(&dev->lock);
+	return 0;
+}
+
+int umdev_irq_signal_count(struct umdev_mdev *mdev, uint64_t *ret_count)
+{
+	struct umdev__vfio_device *dev;
+
+	if (!ret_count)
+		return -EINVAL;
+	dev = umdev__vfio_lock_live(mdev);
+	if (!dev)
+		return -ENOTCONN;
+	*ret_count = dev->irq.signals;
 	pthread_mutex_unlock(&dev->lock);
 	return 0;
 }

@@ -13,6 +13,8 @@
  *    held across a socket operation, a driver callback or a call into the core.
  *  - devices_lock (vfio.c) protects the list of device records; held only for a lookup or an
  *    insert/delete, and taken before dev->lock, never after.
+ *  - dev->dma_cond waits on dev->lock: a driver thread for its message-based DMA reply, R4 for
+ *    the last such waiter to leave (docs/locking.md).
  */
 #ifndef UMDEV_VFIO_PRIVATE_H
 #define UMDEV_VFIO_PRIVATE_H
@@ -126,6 +128,7 @@ struct umdev__irq {
 	int msi_trigger[VFIO_IRQ_MSI_MAX];
 	int err_trigger;
 	int req_trigger;
+	uint64_t signals; /* INTx and MSI eventfd writes since C7 (umdev_irq_signal_count()) */
 };
 
 /* ---- DMA (dma.c, vfio-user.md §8.2, §8.3, §10.1) ---- */
@@ -143,6 +146,23 @@ struct umdev__dma {
 	struct umdev__dma_map *maps;
 	unsigned int nr;
 	unsigned int cap;
+};
+
+/*
+ * One message-based transfer (DMA_READ or DMA_WRITE, §8.12) a driver thread waits for. Lives on
+ * the waiter's stack, on dev->dma_reqs under dev->lock until it is done; the server thread sends
+ * it, routes the client's reply to it, or aborts it at teardown (§4.4 step 1).
+ */
+struct umdev__dma_req {
+	struct umdev_list node; /* dev->dma_reqs, under dev->lock */
+	bool write; /* DMA_WRITE */
+	uint64_t iova;
+	size_t len; /* <= the session's dma_xfer_max */
+	uint8_t *buf; /* the driver's; written (DMA_READ) by the server thread under dev->lock */
+	bool sent; /* queued on a socket with msg_id */
+	uint16_t msg_id;
+	bool done; /* result is final; the server thread no longer touches the request */
+	int result; /* 0 or a negative errno */
 };
 
 /* ---- the vfio device (vfio.c) ---- */
@@ -169,11 +189,17 @@ struct umdev__vfio_device {
 	struct umdev__irq irq;
 	struct umdev__dma dma;
 	bool session_open; /* a session is in SESSION state: irq/dma state belongs to it */
+	/* message-based DMA (dma.c, server.c): requests, waiters, the session's transfer limit */
+	struct umdev_list dma_reqs; /* struct umdev__dma_req, in arrival order */
+	pthread_cond_t dma_cond; /* CLOCK_MONOTONIC; broadcast when a request is done or a waiter
+				    leaves; waited on with dev->lock */
+	unsigned int dma_waiters; /* driver threads inside a message transfer; R4 waits for 0 */
+	uint32_t dma_xfer_max; /* bytes per DMA message: min(client's max_data_xfer_size, 1 MiB) */
 
 	/* socket and server thread; written before the thread starts, then only by it */
 	char path[108];
 	int listen_fd; /* -1: numbering only */
-	int wake_fd; /* eventfd: R4 wakes the server thread */
+	int wake_fd; /* eventfd: wakes the server thread (R4, DMA requests to send) */
 	pthread_t thread;
 	bool thread_started;
 	_Atomic bool removing; /* set at R4 step 1 */
@@ -195,6 +221,8 @@ extern struct umdev__vfio_config umdev__vfio_config;
 struct umdev__vfio_device *umdev__vfio_lock_live(struct umdev_mdev *mdev);
 /* Return: the device record of @mdev (any state), without locks; tests only. */
 struct umdev__vfio_device *umdev__vfio_device_find(struct umdev_mdev *mdev);
+/* Return: the number of device records (DECLARED and LIVE); tests only. */
+unsigned int umdev__vfio_nr_devices(void);
 
 /* ---- irq.c: all called with dev->lock held ---- */
 void umdev__irq_init(struct umdev__irq *irq);
@@ -207,6 +235,14 @@ void umdev__irq_msi_eval(struct umdev__vfio_device *dev);
 
 /* ---- dma.c: called with dev->lock held ---- */
 void umdev__dma_release_all(struct umdev__vfio_device *dev);
+/* §4.4 step 1: fail every message transfer with -ENOTCONN and refuse new ones */
+void umdev__dma_abort_all(struct umdev__vfio_device *dev);
+/*
+ * Route the client's reply (type 1) to the sent request @msg_id: @err is the reply's errno
+ * (Error bit set) or 0, @payload/@len its payload. Return: whether a request took it.
+ */
+bool umdev__dma_reply(struct umdev__vfio_device *dev, uint16_t msg_id, uint32_t err,
+		      const uint8_t *payload, size_t len);
 
 /* ---- messages and sessions (session.c) ---- */
 
@@ -249,6 +285,7 @@ struct umdev__vfio_caps {
 struct umdev__vfio_session {
 	struct umdev__vfio_device *dev;
 	int fd; /* the connection; -1 in unit tests */
+	int twin_fd; /* our end of the twin socket (§7.4); -1: none */
 	enum umdev__session_state state;
 	struct umdev__vfio_caps caps;
 	bool opened; /* open_device succeeded; close_device due */
@@ -278,8 +315,13 @@ void umdev__vfio_reply_free(struct umdev__vfio_reply *reply);
 /* Check the 16-byte header. Return: 0, or -EINVAL / -E2BIG (fatal: close after reply). */
 int umdev__vfio_check_header(uint32_t msg_size);
 /* command handlers outside session.c; they take dev->lock themselves */
+/* What SET_IRQS changed, for the driver's set_irqs callback; action 0: nothing. */
+struct umdev__irq_change {
+	unsigned int index, start, count;
+	enum umdev_irq_action action;
+};
 int umdev__irq_set(struct umdev__vfio_device *dev, struct umdev__vfio_msg *msg,
-		   unsigned int *ret_index);
+		   struct umdev__irq_change *ret_change);
 void umdev__irq_unmask_event(struct umdev__vfio_device *dev);
 int umdev__dma_map(struct umdev__vfio_device *dev, struct umdev__vfio_msg *msg);
 int umdev__dma_unmap(struct umdev__vfio_device *dev, struct umdev__vfio_msg *msg,

@@ -2,18 +2,32 @@
 /*
  * The server thread of one vfio device (vfio-user.md §3.3, §4, §5, §6): accept, credentials,
  * framing, one session at a time, EBUSY for extra connections, the handshake deadline, R4's
- * termination. One thread per device, so clients of different devices never wait on each
- * other (C1), and a connection that stalls mid-message or stops reading stalls only its own
- * device's thread (C2, C3); every wait also watches the device's wake eventfd so removal is
- * never blocked by a client.
+ * termination, and the server's side of message-based DMA (§8.12). One thread per device, so
+ * clients of different devices never wait on each other (C1).
+ *
+ * The thread never blocks on a client. Replies and DMA requests go to a bounded output queue
+ * per socket (C2, 4 MiB) that is written without blocking when the socket can take whole
+ * messages; while the queue is full the connection is not read (back-pressure), and a
+ * connection that stalls mid-message stalls only its own receive state (C3). So a client that
+ * stops reading delays neither removal nor its device's interrupts (C6).
+ *
+ * No partial message (§3.3 step 4): a message is handed to the kernel only when the socket has
+ * room for all of it, so closing the connection at any point leaves only whole messages in the
+ * client's receive queue. The socket's send buffer is raised to hold the largest message when
+ * the daemon may (SO_SNDBUFFORCE); where it may not and the buffer is smaller than a message,
+ * that message is written in parts once the buffer has drained (split_end below), and only a
+ * removal or a write error in the middle of such a message can cut it.
  */
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <linux/sockios.h>
 
 #include "umdev/log.h"
 #include "private.h"
@@ -21,6 +35,10 @@
 #define MAX_BUSY 8 /* extra connections waiting for their EBUSY reply */
 #define BURST 64 /* messages per poll() round of one session */
 #define CMSG_FDS_MAX 253 /* SCM_MAX_FD */
+#define OUTQ_MAX (4u << 20) /* C2: output queue bound per connection, bytes */
+#define OUTQ_KEEP (256u << 10) /* an empty queue keeps at most this much memory */
+#define OUTQ_FDS 4 /* messages with fds in one queue (VERSION's twin socket) */
+#define SNDBUF_WANT (1 << 20) /* asked for; Linux doubles it: 2 MiB holds any message */
 
 enum rx_result {
 	RX_MORE = 0,
@@ -48,12 +66,34 @@ struct busy {
 	struct rx rx;
 };
 
+/*
+ * Output queue of one socket: whole messages back to back in buf[head, tail), each starting
+ * with its 16-byte header, so message boundaries are found from msg_size (offset 4).
+ */
+struct outq {
+	uint8_t *buf;
+	size_t head, tail, cap;
+	size_t split_end; /* non-zero: the message ending here was handed over in part */
+	int sndbuf; /* the socket's send buffer (SO_SNDBUF), bytes */
+	struct {
+		size_t off; /* the message starting at buf[off] carries fd */
+		int fd;
+	} fds[OUTQ_FDS];
+	unsigned int nr_fds;
+};
+
 struct server {
 	struct umdev__vfio_device *dev;
 	struct umdev__vfio_session *s;
 	int s_fd;
 	uint64_t handshake_deadline_ms;
 	struct rx rx;
+	struct outq out;
+	/* the twin socket (§7.4): DMA requests out, their replies in */
+	int twin_fd; /* the session's s->twin_fd once negotiated; -1: DMA uses the main socket */
+	struct rx twin_rx;
+	struct outq twin_out;
+	uint16_t dma_msg_id; /* §8.12: per-session 16-bit counter */
 	struct busy busy[MAX_BUSY];
 	unsigned int nr_busy;
 	uint64_t req_deadline_ms; /* R4 with T_req: terminate at this time; 0: not removing */
@@ -162,73 +202,207 @@ static enum rx_result rx_step(int fd, struct rx *rx)
 	}
 }
 
+/* ---- output queues (C2) ---- */
+
+static void outq_init(struct outq *q, int fd)
+{
+	int want = SNDBUF_WANT;
+	socklen_t len = sizeof(q->sndbuf);
+
+	memset(q, 0, sizeof(*q));
+	/* room for the largest message at once; without CAP_NET_ADMIN capped by wmem_max */
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &want, sizeof(want)) < 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &want, sizeof(want));
+	if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &q->sndbuf, &len) < 0 || q->sndbuf <= 0)
+		q->sndbuf = 4096;
+}
+
+static void outq_clear(struct outq *q)
+{
+	for (unsigned int i = 0; i < q->nr_fds; i++)
+		close(q->fds[i].fd);
+	free(q->buf);
+	memset(q, 0, sizeof(*q));
+}
+
+static size_t outq_bytes(const struct outq *q)
+{
+	return q->tail - q->head;
+}
+
 /*
- * Write all of @iov with @fds attached to the first byte. Waits for POLLOUT while the client
- * is slow (C2: only this device waits), but gives up once the device is being removed.
- * Return: 0; -EPIPE and friends (the connection is dead); -ECONNABORTED removal.
+ * Append one message: header @hdr, then @len bytes of @payload, with @nr_fds (0 or 1) fds,
+ * which the queue takes over (closed if this fails). Return: 0 or -ENOMEM.
  */
-static int send_all(struct server *sv, int fd, struct iovec *iov, int iovcnt, const int *fds,
-		    unsigned int nr_fds)
+static int outq_push(struct outq *q, const uint8_t *hdr, const void *payload, size_t len,
+		     const int *fds, unsigned int nr_fds)
+{
+	size_t n = VFIO_USER_HDR_SIZE + len;
+
+	if (nr_fds > 1 || (nr_fds && q->nr_fds == OUTQ_FDS))
+		goto err_close;
+	if (q->tail + n > q->cap && q->head) { /* compact */
+		memmove(q->buf, q->buf + q->head, q->tail - q->head);
+		for (unsigned int i = 0; i < q->nr_fds; i++)
+			q->fds[i].off -= q->head;
+		if (q->split_end)
+			q->split_end -= q->head;
+		q->tail -= q->head;
+		q->head = 0;
+	}
+	if (q->tail + n > q->cap) {
+		size_t cap = q->cap ? q->cap : 4096;
+		uint8_t *buf;
+
+		while (cap < q->tail + n)
+			cap *= 2;
+		buf = realloc(q->buf, cap);
+		if (!buf)
+			goto err_close;
+		q->buf = buf;
+		q->cap = cap;
+	}
+	memcpy(q->buf + q->tail, hdr, VFIO_USER_HDR_SIZE);
+	if (len)
+		memcpy(q->buf + q->tail + VFIO_USER_HDR_SIZE, payload, len);
+	if (nr_fds) {
+		q->fds[q->nr_fds].off = q->tail;
+		q->fds[q->nr_fds++].fd = fds[0];
+	}
+	q->tail += n;
+	return 0;
+
+err_close:
+	for (unsigned int i = 0; i < nr_fds; i++)
+		close(fds[i]);
+	return -ENOMEM;
+}
+
+static size_t msg_len_at(const struct outq *q, size_t off)
+{
+	return le32(q->buf + off + 4);
+}
+
+/* Index in q->fds of the fd carried by the message at @off, or -1. */
+static int fd_at(const struct outq *q, size_t off)
+{
+	for (unsigned int i = 0; i < q->nr_fds; i++)
+		if (q->fds[i].off == off)
+			return (int)i;
+	return -1;
+}
+
+/*
+ * Send-buffer bytes that sending @len bytes may take, with a generous allowance for the
+ * kernel's per-buffer overhead (truesize; measured below 1 KiB per 32 KiB on Linux 6).
+ */
+static size_t sndbuf_need(size_t len)
+{
+	return len + (len / 16384 + 1) * 8192;
+}
+
+/*
+ * Write what the socket can take without blocking, whole messages only (see the top of this
+ * file). Return: 0 (done, or waiting for POLLOUT); a negative errno: the connection is dead.
+ */
+static int outq_flush(struct outq *q, int fd)
 {
 	union {
-		char buf[CMSG_SPACE(sizeof(int) * 1)];
+		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} control;
 
-	while (iovcnt > 0) {
-		struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)iovcnt};
+	while (q->head < q->tail) {
+		size_t start = q->head, end = start;
+		struct iovec iov;
+		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+		int fdi = fd_at(q, start);
 		ssize_t r;
 
-		if (nr_fds) {
+		if (q->split_end) {
+			end = q->split_end; /* the rest of a message handed over in part */
+			fdi = -1;
+		} else {
+			int queued = 0;
+			size_t room, fit;
+
+			if (ioctl(fd, SIOCOUTQ, &queued) < 0 || queued < 0)
+				queued = 0;
+			room = q->sndbuf > queued ? (size_t)(q->sndbuf - queued) : 0;
+			while (end < q->tail) {
+				size_t m = msg_len_at(q, end);
+
+				if (end > start && fd_at(q, end) >= 0)
+					break; /* fds go with the first byte of a sendmsg() */
+				if (sndbuf_need(end + m - start) > room)
+					break;
+				end += m;
+			}
+			if (end == start) {
+				/* POLLOUT comes at 3/4 room: wait for it unless the message could
+				 * never fit, in which case it goes now, in parts */
+				fit = (size_t)q->sndbuf - (size_t)q->sndbuf / 4;
+				if (sndbuf_need(msg_len_at(q, start)) <= fit ||
+				    (size_t)queued > (size_t)q->sndbuf / 4)
+					return 0;
+				end = start + msg_len_at(q, start);
+			}
+		}
+		iov.iov_base = q->buf + start;
+		iov.iov_len = end - start;
+		if (fdi >= 0) {
 			struct cmsghdr *c;
 
 			memset(&control, 0, sizeof(control));
 			mh.msg_control = control.buf;
-			mh.msg_controllen = CMSG_SPACE(sizeof(int) * nr_fds);
+			mh.msg_controllen = sizeof(control.buf);
 			c = CMSG_FIRSTHDR(&mh);
 			c->cmsg_level = SOL_SOCKET;
 			c->cmsg_type = SCM_RIGHTS;
-			c->cmsg_len = CMSG_LEN(sizeof(int) * nr_fds);
-			memcpy(CMSG_DATA(c), fds, sizeof(int) * nr_fds);
+			c->cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(c), &q->fds[fdi].fd, sizeof(int));
 		}
 		r = sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			struct pollfd p[2] = {{.fd = fd, .events = POLLOUT},
-					      {.fd = sv->dev->wake_fd, .events = POLLIN}};
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (r <= 0)
+			return r < 0 ? -errno : -EPIPE;
+		if (fdi >= 0) { /* the fd went with the first byte; ours is closed */
+			close(q->fds[fdi].fd);
+			q->fds[fdi] = q->fds[--q->nr_fds];
+		}
+		q->head += (size_t)r;
+		if (q->head < end) { /* in part: find the message it stopped in */
+			size_t m = start;
 
-			if (sv->dev->removing &&
-			    (!sv->req_deadline_ms || now_ms() >= sv->req_deadline_ms))
-				return -ECONNABORTED;
-			(void)poll(p, 2, 100);
-			continue;
+			while (m + msg_len_at(q, m) <= q->head)
+				m += msg_len_at(q, m);
+			q->split_end = m == q->head ? 0 : m + msg_len_at(q, m);
+		} else if (q->head == q->split_end) {
+			q->split_end = 0;
 		}
-		if (r < 0)
-			return -errno;
-		nr_fds = 0; /* attached once */
-		while (iovcnt > 0 && (size_t)r >= iov->iov_len) {
-			r -= (ssize_t)iov->iov_len;
-			iov++;
-			iovcnt--;
-		}
-		if (iovcnt > 0) {
-			iov->iov_base = (char *)iov->iov_base + r;
-			iov->iov_len -= (size_t)r;
-		}
+	}
+	q->head = q->tail = 0;
+	if (q->cap > OUTQ_KEEP) { /* a burst is over: give its memory back */
+		free(q->buf);
+		q->buf = NULL;
+		q->cap = 0;
 	}
 	return 0;
 }
 
-/* Send a reply: success (flags 0x1) or error (0x21, header only) (§6.1). */
-static int send_reply(struct server *sv, int fd, const uint8_t *req_hdr, int err,
-		      struct umdev__vfio_reply *reply)
+/* Queue a reply: success (flags 0x1) or error (0x21, header only) (§6.1). */
+static int queue_reply(struct outq *q, const uint8_t *req_hdr, int err,
+		       struct umdev__vfio_reply *reply)
 {
 	uint8_t hdr[VFIO_USER_HDR_SIZE] = {0};
-	struct iovec iov[2];
 	size_t len = err ? 0 : reply->len;
 	uint32_t size = (uint32_t)(VFIO_USER_HDR_SIZE + len);
 	uint32_t flags = VFIO_USER_F_TYPE_REPLY | (err ? VFIO_USER_F_ERROR : 0);
+	unsigned int nr_fds = 0;
+	int ret;
 
 	memcpy(hdr, req_hdr, 4); /* msg_id and command, echoed */
 	for (int i = 0; i < 4; i++) {
@@ -236,20 +410,88 @@ static int send_reply(struct server *sv, int fd, const uint8_t *req_hdr, int err
 		hdr[8 + i] = (uint8_t)(flags >> (8 * i));
 		hdr[12 + i] = (uint8_t)((uint32_t)err >> (8 * i));
 	}
-	iov[0] = (struct iovec){hdr, sizeof(hdr)};
-	iov[1] = (struct iovec){err ? NULL : reply->payload, len};
-	return send_all(sv, fd, iov, len ? 2 : 1, err ? NULL : reply->fds, err ? 0 : reply->nr_fds);
+	if (!err && reply->nr_fds)
+		nr_fds = reply->nr_fds; /* 1: the queue takes it over */
+	ret = outq_push(q, hdr, err ? NULL : reply->payload, len, reply->fds, nr_fds);
+	if (nr_fds)
+		reply->nr_fds = 0;
+	return ret;
 }
+
+/* ---- message-based DMA, the server's side (§8.12) ---- */
+
+/* Queue every request not yet sent, on the twin socket if there is one. */
+static int dma_send(struct server *sv)
+{
+	struct umdev__vfio_device *dev = sv->dev;
+	struct outq *q = sv->twin_fd >= 0 ? &sv->twin_out : &sv->out;
+	struct umdev_list *pos;
+	int ret = 0;
+
+	pthread_mutex_lock(&dev->lock);
+	umdev_list_for_each(pos, &dev->dma_reqs) {
+		struct umdev__dma_req *req = umdev_list_entry(pos, struct umdev__dma_req, node);
+		uint8_t hdr[VFIO_USER_HDR_SIZE] = {0}, *p;
+		size_t len = 16 + (req->write ? req->len : 0);
+		uint32_t size = (uint32_t)(VFIO_USER_HDR_SIZE + len);
+
+		if (req->sent)
+			continue;
+		p = malloc(len);
+		if (!p) {
+			ret = -ENOMEM;
+			break;
+		}
+		req->msg_id = sv->dma_msg_id++;
+		for (int i = 0; i < 8; i++) {
+			p[i] = (uint8_t)(req->iova >> (8 * i));
+			p[8 + i] = (uint8_t)((uint64_t)req->len >> (8 * i));
+		}
+		if (req->write) /* copied now: the waiter's buffer is valid under dev->lock */
+			memcpy(p + 16, req->buf, req->len);
+		hdr[0] = (uint8_t)req->msg_id;
+		hdr[1] = (uint8_t)(req->msg_id >> 8);
+		hdr[2] = req->write ? VFIO_USER_DMA_WRITE : VFIO_USER_DMA_READ;
+		for (int i = 0; i < 4; i++)
+			hdr[4 + i] = (uint8_t)(size >> (8 * i)); /* flags 0: a command */
+		ret = outq_push(q, hdr, p, len, NULL, 0);
+		free(p);
+		if (ret < 0)
+			break;
+		req->sent = true;
+	}
+	pthread_mutex_unlock(&dev->lock);
+	return ret;
+}
+
+/* ---- sessions ---- */
 
 static void session_end(struct server *sv)
 {
 	if (!sv->s)
 		return;
+	/* §3.3 step 4: what the socket takes now, whole messages only; never wait for it */
+	(void)outq_flush(&sv->out, sv->s_fd);
 	rx_clear(&sv->rx);
+	rx_clear(&sv->twin_rx);
+	outq_clear(&sv->out);
+	outq_clear(&sv->twin_out);
+	sv->twin_fd = -1;
 	shutdown(sv->s_fd, SHUT_RDWR);
-	umdev__vfio_session_free(sv->s); /* teardown (§4.4), closes the socket */
+	umdev__vfio_session_free(sv->s); /* teardown (§4.4), closes both sockets */
 	sv->s = NULL;
 	sv->s_fd = -1;
+}
+
+/* A reply (type 1) from the client: the answer to a DMA request, or discarded (§6.2). */
+static void route_reply(struct server *sv, struct rx *rx)
+{
+	uint32_t err = le32(rx->hdr + 8) & VFIO_USER_F_ERROR ? le32(rx->hdr + 12) : 0;
+
+	if ((le32(rx->hdr + 8) & VFIO_USER_F_ERROR) && !err)
+		err = EIO; /* an error reply without an errno */
+	(void)umdev__dma_reply(sv->dev, (uint16_t)(rx->hdr[0] | rx->hdr[1] << 8), err, rx->payload,
+			       rx->msg_size - VFIO_USER_HDR_SIZE);
 }
 
 /* Execute the complete message in sv->rx. Return: false when the connection must close. */
@@ -277,7 +519,9 @@ static bool session_message(struct server *sv)
 	no_reply = msg.flags & VFIO_USER_F_NO_REPLY;
 
 	if ((msg.flags & VFIO_USER_F_TYPE_MASK) == VFIO_USER_F_TYPE_REPLY) {
-		umdev__vfio_msg_close_fds(&msg); /* no outstanding request: discarded (§6.2) */
+		umdev__vfio_msg_close_fds(&msg); /* replies carry no fds */
+		if (sv->s->state == VFIO_SESSION_ACTIVE && sv->twin_fd < 0)
+			route_reply(sv, rx); /* DMA on the main socket (§8.12) */
 		rx_clear(rx);
 		return true;
 	}
@@ -288,15 +532,21 @@ static bool session_message(struct server *sv)
 		ret = umdev__vfio_handle(sv->s, &msg, &reply, &fatal);
 	}
 	rx_clear(rx);
-	if (!no_reply && send_reply(sv, sv->s_fd, hdr, ret < 0 ? -ret : 0, &reply) < 0)
+	if (!no_reply && queue_reply(&sv->out, hdr, ret < 0 ? -ret : 0, &reply) < 0)
 		fatal = true;
 	umdev__vfio_reply_free(&reply);
+	if (sv->s->state == VFIO_SESSION_ACTIVE && sv->s->twin_fd >= 0 && sv->twin_fd < 0) {
+		sv->twin_fd = sv->s->twin_fd; /* negotiated by this VERSION (§7.4) */
+		rx_init(&sv->twin_rx, false);
+		outq_init(&sv->twin_out, sv->twin_fd);
+	}
 	return !fatal;
 }
 
+/* Read and execute while the output queue has room (C2). */
 static void session_readable(struct server *sv)
 {
-	for (int i = 0; i < BURST && sv->s; i++) {
+	for (int i = 0; i < BURST && sv->s && outq_bytes(&sv->out) < OUTQ_MAX; i++) {
 		enum rx_result r = rx_step(sv->s_fd, &sv->rx);
 
 		if (r == RX_MORE)
@@ -305,8 +555,8 @@ static void session_readable(struct server *sv)
 			struct umdev__vfio_reply none = {0};
 
 			if (!(le32(sv->rx.hdr + 8) & VFIO_USER_F_NO_REPLY))
-				(void)send_reply(sv, sv->s_fd, sv->rx.hdr,
-						 r == RX_SMALL ? EINVAL : E2BIG, &none);
+				(void)queue_reply(&sv->out, sv->rx.hdr,
+						  r == RX_SMALL ? EINVAL : E2BIG, &none);
 			session_end(sv);
 			return;
 		}
@@ -316,6 +566,25 @@ static void session_readable(struct server *sv)
 		}
 		if (sv->s->state == VFIO_SESSION_ACTIVE)
 			sv->handshake_deadline_ms = 0;
+	}
+}
+
+/* The twin socket carries only replies to DMA requests; anything else there is discarded. */
+static void twin_readable(struct server *sv)
+{
+	for (int i = 0; i < BURST && sv->s; i++) {
+		enum rx_result r = rx_step(sv->twin_fd, &sv->twin_rx);
+
+		if (r == RX_MORE)
+			return;
+		if (r != RX_DONE) { /* EOF or a bad header: protocol-fatal like the main socket */
+			session_end(sv);
+			return;
+		}
+		if ((le32(sv->twin_rx.hdr + 8) & VFIO_USER_F_TYPE_MASK) == VFIO_USER_F_TYPE_REPLY &&
+		    !sv->twin_rx.ctrunc)
+			route_reply(sv, &sv->twin_rx);
+		rx_clear(&sv->twin_rx);
 	}
 }
 
@@ -357,6 +626,8 @@ static void accept_all(struct server *sv)
 			}
 			sv->s_fd = fd;
 			rx_init(&sv->rx, false);
+			outq_init(&sv->out, fd);
+			sv->dma_msg_id = 0;
 			sv->handshake_deadline_ms =
 			    now_ms() + umdev__vfio_config.handshake_timeout_ms;
 		} else if (sv->nr_busy < MAX_BUSY) {
@@ -410,13 +681,14 @@ static void drain_wake(int fd)
 
 void *umdev__vfio_server_thread(void *arg)
 {
-	struct server sv = {.dev = arg, .s_fd = -1};
+	struct server sv = {.dev = arg, .s_fd = -1, .twin_fd = -1};
 	struct umdev__vfio_device *dev = sv.dev;
 	bool closing = false;
 
 	for (;;) {
-		struct pollfd p[4 + MAX_BUSY];
-		unsigned int n = 0, i_listen = ~0u, i_sess = ~0u, i_unmask = ~0u, i_busy = 0;
+		struct pollfd p[5 + MAX_BUSY];
+		unsigned int n = 0, i_listen = ~0u, i_sess = ~0u, i_twin = ~0u, i_unmask = ~0u;
+		unsigned int i_busy = 0;
 		uint64_t now = now_ms(), deadline = 0;
 		int timeout = -1, unmask_fd = -1;
 
@@ -432,9 +704,16 @@ void *umdev__vfio_server_thread(void *arg)
 			pthread_mutex_unlock(&dev->lock);
 		}
 		if (closing && (!sv.req_deadline_ms || now >= sv.req_deadline_ms || !sv.s)) {
-			session_end(&sv); /* step 4: no command is executing here; 5: teardown */
+			/* step 4: no command is executing here, its reply is queued; 5: teardown */
+			session_end(&sv);
 			break;
 		}
+		if (sv.s && sv.s->state == VFIO_SESSION_ACTIVE && dma_send(&sv) < 0)
+			session_end(&sv);
+		if (sv.s && sv.twin_fd >= 0 && outq_flush(&sv.twin_out, sv.twin_fd) < 0)
+			session_end(&sv);
+		if (sv.s && outq_flush(&sv.out, sv.s_fd) < 0)
+			session_end(&sv); /* EPIPE, ECONNRESET: protocol-fatal (§6.3) */
 
 		p[n++] = (struct pollfd){.fd = dev->wake_fd, .events = POLLIN};
 		if (dev->listen_fd >= 0) {
@@ -442,10 +721,24 @@ void *umdev__vfio_server_thread(void *arg)
 			p[n++] = (struct pollfd){.fd = dev->listen_fd, .events = POLLIN};
 		}
 		if (sv.s) {
+			short ev = 0;
+
+			if (outq_bytes(&sv.out) < OUTQ_MAX)
+				ev |=
+				    POLLIN; /* else back-pressure: not read until it drains (C2) */
+			if (outq_bytes(&sv.out))
+				ev |= POLLOUT;
 			i_sess = n;
-			p[n++] = (struct pollfd){.fd = sv.s_fd, .events = POLLIN};
+			p[n++] = (struct pollfd){.fd = sv.s_fd, .events = ev};
 			if (sv.s->state == VFIO_SESSION_HANDSHAKE)
 				deadline = sv.handshake_deadline_ms;
+			if (sv.twin_fd >= 0) {
+				i_twin = n;
+				p[n++] = (struct pollfd){
+				    .fd = sv.twin_fd,
+				    .events =
+					(short)(POLLIN | (outq_bytes(&sv.twin_out) ? POLLOUT : 0))};
+			}
 			pthread_mutex_lock(&dev->lock);
 			unmask_fd = dev->irq.intx_unmask; /* changed only on this thread */
 			pthread_mutex_unlock(&dev->lock);
@@ -469,11 +762,19 @@ void *umdev__vfio_server_thread(void *arg)
 			break;
 		now = now_ms();
 		if (p[0].revents)
-			drain_wake(dev->wake_fd);
-		if (i_sess != ~0u && p[i_sess].revents)
-			session_readable(&sv);
+			drain_wake(dev->wake_fd); /* removal, or DMA requests to send */
 		if (i_unmask != ~0u && p[i_unmask].revents && sv.s)
-			umdev__irq_unmask_event(dev);
+			umdev__irq_unmask_event(dev); /* before reading: C6, even when backed up */
+		if (i_twin != ~0u && sv.s && (p[i_twin].revents & (POLLIN | POLLHUP | POLLERR)))
+			twin_readable(&sv);
+		if (i_sess != ~0u && sv.s) {
+			short re = p[i_sess].revents;
+
+			if (re & POLLIN)
+				session_readable(&sv);
+			else if (re & (POLLHUP | POLLERR))
+				session_end(&sv); /* not read (backed up) and the client is gone */
+		}
 		if (sv.s && sv.s->state == VFIO_SESSION_HANDSHAKE && sv.handshake_deadline_ms &&
 		    now >= sv.handshake_deadline_ms)
 			session_end(&sv); /* §4.3: closed without a reply */

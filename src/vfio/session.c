@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,6 +31,7 @@ enum {
 	VFIO_CAP_PGSIZES,
 	VFIO_CAP_MAX_DMA_MAPS,
 	VFIO_CAP_WRITE_MULTIPLE,
+	VFIO_CAP_TWIN_SOCKET, /* proposed {"supported":true} */
 };
 
 static uint32_t le32(const uint8_t *p)
@@ -141,6 +143,7 @@ struct umdev__vfio_session *umdev__vfio_session_new(struct umdev__vfio_device *d
 		return NULL;
 	s->dev = dev;
 	s->fd = fd;
+	s->twin_fd = -1;
 	s->state = VFIO_SESSION_HANDSHAKE;
 	s->caps.max_msg_fds = 1;
 	s->caps.max_data_xfer_size = VFIO_USER_MAX_DATA_XFER;
@@ -179,14 +182,19 @@ void umdev__vfio_session_free(struct umdev__vfio_session *s)
 		return;
 	dev = s->dev;
 	if (s->state == VFIO_SESSION_ACTIVE) { /* teardown (§4.4) */
+		pthread_mutex_lock(&dev->lock);
+		umdev__dma_abort_all(dev); /* step 1: waiting transfers fail -ENOTCONN */
+		pthread_mutex_unlock(&dev->lock);
 		unmap_all.payload = req;
 		unmap_all.len = sizeof(req);
 		(void)umdev__dma_unmap(dev, &unmap_all, &r); /* step 2, with notifications */
 		umdev__vfio_reply_free(&r);
 		pthread_mutex_lock(&dev->lock);
 		umdev__irq_release_all(dev); /* step 3 */
-		dev->session_open = false;
 		pthread_mutex_unlock(&dev->lock);
+		if (s->twin_fd >= 0) /* step 4 */
+			close(s->twin_fd);
+		s->twin_fd = -1;
 		(void)device_reset(dev); /* step 5 */
 		if (s->opened && dev->ops && dev->ops->close_device) {
 			umdev__vfio_in_callback = true;
@@ -273,10 +281,11 @@ static int version_parse(const uint8_t *json, size_t len, struct umdev__vfio_cap
 
 		if (!json_object_is_type(v, json_type_object))
 			goto out;
-		if (json_object_object_get_ex(v, "supported", &sup) &&
-		    !json_object_is_type(sup, json_type_boolean))
-			goto out;
-		/* no twin socket yet: never echoed (§7.4 allows declining) */
+		if (json_object_object_get_ex(v, "supported", &sup)) {
+			if (!json_object_is_type(sup, json_type_boolean))
+				goto out;
+			caps->proposed[VFIO_CAP_TWIN_SOCKET] = json_object_get_boolean(sup);
+		}
 	}
 	if (json_object_object_get_ex(c, "write_multiple", &v)) {
 		if (!json_object_is_type(v, json_type_boolean))
@@ -291,7 +300,8 @@ out:
 	return ret;
 }
 
-static int version_reply(const struct umdev__vfio_caps *caps, struct umdev__vfio_reply *reply)
+static int version_reply(const struct umdev__vfio_caps *caps, bool twin,
+			 struct umdev__vfio_reply *reply)
 {
 	struct json_object *root = json_object_new_object();
 	struct json_object *c = json_object_new_object();
@@ -316,6 +326,17 @@ static int version_reply(const struct umdev__vfio_caps *caps, struct umdev__vfio
 				       json_object_new_int64(umdev__vfio_config.max_dma_maps));
 	if (caps->proposed[VFIO_CAP_WRITE_MULTIPLE])
 		json_object_object_add(c, "write_multiple", json_object_new_boolean(true));
+	if (twin) {
+		struct json_object *t = json_object_new_object();
+
+		if (!t) {
+			json_object_put(c); /* not yet attached to root */
+			goto out;
+		}
+		json_object_object_add(t, "supported", json_object_new_boolean(true));
+		json_object_object_add(t, "fd_index", json_object_new_int64(0));
+		json_object_object_add(c, "twin_socket", t);
+	}
 	json_object_object_add(root, "capabilities", c);
 	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN);
 	if (!text)
@@ -337,7 +358,9 @@ static int handle_version(struct umdev__vfio_session *s, struct umdev__vfio_msg 
 {
 	struct umdev__vfio_device *dev = s->dev;
 	struct umdev__vfio_caps caps = s->caps;
+	int twin[2] = {-1, -1};
 	uint16_t major, minor;
+	bool want_twin;
 	int ret;
 
 	if (msg->len < 4 || msg->nr_fds_total)
@@ -351,27 +374,47 @@ static int handle_version(struct umdev__vfio_session *s, struct umdev__vfio_msg 
 		return ret;
 	caps.major = 0;
 	caps.minor = minor < 2 ? minor : 2;
-	ret = version_reply(&caps, reply);
+	/* §7.4: a twin socket when proposed and the client accepts at least one fd */
+	want_twin = caps.proposed[VFIO_CAP_TWIN_SOCKET] && caps.max_msg_fds >= 1 && s->fd >= 0;
+	if (want_twin &&
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, twin) < 0)
+		return -errno;
+	ret = version_reply(&caps, want_twin, reply);
 	if (ret < 0)
-		return ret;
+		goto err_close_twin;
 	if (dev->ops && dev->ops->open_device) {
 		umdev__vfio_in_callback = true;
 		ret = dev->ops->open_device(dev->mdev);
 		umdev__vfio_in_callback = false;
 		if (ret > 0 || ret < -4095)
 			ret = -EIO;
-		if (ret < 0) {
-			umdev__vfio_reply_free(reply);
-			return ret;
-		}
+		if (ret < 0)
+			goto err_free_reply;
+	}
+	if (want_twin) {
+		reply->fds[0] = twin[1]; /* fd_index 0: the only fd of the reply */
+		reply->nr_fds = 1;
+		s->twin_fd = twin[0];
 	}
 	s->opened = true;
 	s->caps = caps;
 	s->state = VFIO_SESSION_ACTIVE;
 	pthread_mutex_lock(&dev->lock);
 	dev->session_open = true;
+	dev->dma_xfer_max = caps.max_data_xfer_size < VFIO_USER_MAX_DATA_XFER
+				? caps.max_data_xfer_size
+				: VFIO_USER_MAX_DATA_XFER; /* replies above 1 MiB would be E2BIG */
 	pthread_mutex_unlock(&dev->lock);
 	return 0;
+
+err_free_reply:
+	umdev__vfio_reply_free(reply);
+err_close_twin:
+	if (want_twin) {
+		close(twin[0]);
+		close(twin[1]);
+	}
+	return ret;
 }
 
 /* ---- information (§8.4-§8.7) ---- */
@@ -627,15 +670,15 @@ static int handle_region_write_multi(struct umdev__vfio_session *s, struct umdev
 
 static int handle_set_irqs(struct umdev__vfio_device *dev, struct umdev__vfio_msg *msg)
 {
-	unsigned int index = 0;
+	struct umdev__irq_change ch;
 	int ret;
 
-	ret = umdev__irq_set(dev, msg, &index);
+	ret = umdev__irq_set(dev, msg, &ch);
 	if (ret < 0)
 		return ret;
-	if (dev->ops && dev->ops->set_irqs) {
+	if (ch.action && dev->ops && dev->ops->set_irqs) {
 		umdev__vfio_in_callback = true;
-		dev->ops->set_irqs(dev->mdev, index);
+		dev->ops->set_irqs(dev->mdev, ch.index, ch.start, ch.count, ch.action);
 		umdev__vfio_in_callback = false;
 	}
 	return 0;

@@ -6,6 +6,8 @@
  *
  * A device record is created by the driver's first umdev_pci_init() (state DECLARED, keyed by
  * the mdev and its serial, since C7 has not yet run) or at C7 for a driver without a model.
+ * A probe that fails after umdev_pci_init() frees it with umdev_pci_fini() (the core calls
+ * no vfio hook for a failed probe); umdev_vfio_fini() reaps what a driver forgot.
  * C7 makes it LIVE: N allocated, socket listening, server thread started. R4 stops the thread,
  * which terminates the session, then unlinks the record and releases N, last.
  */
@@ -22,6 +24,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/pci_regs.h>
@@ -106,12 +109,19 @@ struct umdev__vfio_device *umdev__vfio_lock_live(struct umdev_mdev *mdev)
 static struct umdev__vfio_device *device_new(struct umdev_mdev *mdev)
 {
 	struct umdev__vfio_device *dev = calloc(1, sizeof(*dev));
+	pthread_condattr_t attr;
 
 	if (!dev)
 		return NULL;
 	dev->mdev = mdev;
 	dev->serial = umdev__mdev_serial(mdev);
 	pthread_mutex_init(&dev->lock, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC); /* T_dma waits (§8.12) */
+	pthread_cond_init(&dev->dma_cond, &attr);
+	pthread_condattr_destroy(&attr);
+	umdev_list_init(&dev->dma_reqs);
+	dev->dma_xfer_max = VFIO_USER_MAX_DATA_XFER;
 	umdev__irq_init(&dev->irq);
 	dev->listen_fd = -1;
 	dev->wake_fd = -1;
@@ -122,6 +132,7 @@ static struct umdev__vfio_device *device_new(struct umdev_mdev *mdev)
 static void device_free(struct umdev__vfio_device *dev)
 {
 	free(dev->dma.maps);
+	pthread_cond_destroy(&dev->dma_cond);
 	pthread_mutex_destroy(&dev->lock);
 	free(dev);
 }
@@ -178,6 +189,36 @@ int umdev_pci_init(struct umdev_mdev *mdev, uint16_t vendor_id, uint16_t device_
 	umdev__pci_defaults(&dev->pci, vendor_id, device_id, class_code, revision);
 	pthread_mutex_unlock(&dev->lock);
 	return 0;
+}
+
+void umdev_pci_fini(struct umdev_mdev *mdev)
+{
+	struct umdev__vfio_device *dev;
+
+	if (!mdev)
+		return;
+	pthread_mutex_lock(&devices_lock);
+	/* a listed record's state is stable under devices_lock: C7 and R4 unlist it to change it */
+	dev = find_locked(mdev, umdev__mdev_serial(mdev));
+	if (dev && dev->state == VFIO_DEV_DECLARED)
+		umdev_list_del(&dev->node);
+	else
+		dev = NULL; /* none, or LIVE: R4 frees it */
+	pthread_mutex_unlock(&devices_lock);
+	if (dev)
+		device_free(dev);
+}
+
+unsigned int umdev__vfio_nr_devices(void)
+{
+	struct umdev_list *pos;
+	unsigned int n = 0;
+
+	pthread_mutex_lock(&devices_lock);
+	umdev_list_for_each(pos, &devices)
+		n++;
+	pthread_mutex_unlock(&devices_lock);
+	return n;
 }
 
 int umdev_pci_set_bar(struct umdev_mdev *mdev, unsigned int bar, uint64_t size, unsigned int flags)
@@ -456,8 +497,11 @@ static void vfio_detach(void *opaque, struct umdev_mdev *mdev)
 	pthread_mutex_lock(&devices_lock);
 	umdev_list_del(&dev->node);
 	pthread_mutex_unlock(&devices_lock);
-	pthread_mutex_lock(&dev->lock); /* no driver call holds it any more */
-	dev->state = VFIO_DEV_DETACHED;
+	pthread_mutex_lock(&dev->lock);
+	umdev__dma_abort_all(dev); /* no session any more; nothing new can be queued */
+	while (dev->dma_waiters) /* driver threads leaving a message transfer (§10.1) */
+		pthread_cond_wait(&dev->dma_cond, &dev->lock);
+	dev->state = VFIO_DEV_DETACHED; /* no driver call holds the lock or waits any more */
 	umdev__irq_release_all(dev);
 	umdev__dma_release_all(dev);
 	pthread_mutex_unlock(&dev->lock);
@@ -579,7 +623,7 @@ void umdev_vfio_fini(void)
 	struct umdev_list *pos, *tmp;
 
 	umdev__core_set_vfio_hooks(NULL, NULL);
-	/* declarations of probes that failed after umdev_pci_init() */
+	/* declarations of failed probes whose driver did not call umdev_pci_fini() */
 	pthread_mutex_lock(&devices_lock);
 	umdev_list_for_each_safe(pos, tmp, &devices) {
 		struct umdev__vfio_device *dev =

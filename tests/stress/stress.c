@@ -164,8 +164,25 @@ static void log_sink(void *opaque, enum umdev_log_level level, const char *msg)
 	}
 }
 
+static void (*volatile fail_hook)(void);
+
+void st_set_fail_hook(void (*fn)(void))
+{
+	fail_hook = fn;
+}
+
+void st_fail(void)
+{
+	fflush(stdout);
+	fflush(stderr);
+	if (fail_hook)
+		fail_hook();
+	_exit(1);
+}
+
 void st_begin(unsigned int timeout_s)
 {
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	alarm(timeout_s); /* SIGALRM's default action ends a hung test */
 	umdev__core_reset();
 	umdev_log_set_sink(log_sink, NULL, UMDEV_LOG_DEBUG);
@@ -310,18 +327,21 @@ struct st_start {
 	pthread_barrier_t *barrier;
 	void *(*fn)(void *);
 	void *arg;
+	atomic_uint_fast64_t *released; /* set by the one thread the barrier picks */
 };
 
 static void *start_main(void *arg)
 {
 	struct st_start *s = arg;
 
-	(void)pthread_barrier_wait(s->barrier);
+	if (pthread_barrier_wait(s->barrier) == PTHREAD_BARRIER_SERIAL_THREAD)
+		atomic_store(s->released, st_now_ms());
 	return s->fn(s->arg);
 }
 
-void st_run_threads(unsigned int n, void *(*fn)(void *), void *args, size_t size)
+uint64_t st_run_threads(unsigned int n, void *(*fn)(void *), void *args, size_t size)
 {
+	atomic_uint_fast64_t released = 0;
 	pthread_t *tids = calloc(n, sizeof(*tids));
 	struct st_start *starts = calloc(n, sizeof(*starts));
 	pthread_barrier_t barrier;
@@ -330,7 +350,7 @@ void st_run_threads(unsigned int n, void *(*fn)(void *), void *args, size_t size
 	CHECK(tids && starts, "out of memory");
 	CHECK(pthread_barrier_init(&barrier, NULL, n) == 0, "barrier");
 	for (i = 0; i < n; i++) {
-		starts[i] = (struct st_start){&barrier, fn, (char *)args + i * size};
+		starts[i] = (struct st_start){&barrier, fn, (char *)args + i * size, &released};
 		CHECK(pthread_create(&tids[i], NULL, start_main, &starts[i]) == 0, "thread %u", i);
 	}
 	for (i = 0; i < n; i++)
@@ -338,4 +358,5 @@ void st_run_threads(unsigned int n, void *(*fn)(void *), void *args, size_t size
 	pthread_barrier_destroy(&barrier);
 	free(starts);
 	free(tids);
+	return st_now_ms() - atomic_load(&released);
 }

@@ -27,9 +27,14 @@
 			fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond);   \
 			fprintf(stderr, __VA_ARGS__);                                              \
 			fprintf(stderr, "\n");                                                     \
-			exit(1);                                                                   \
+			st_fail();                                                                 \
 		}                                                                                  \
 	} while (0)
+
+/* Fail the test: run the hook set with st_set_fail_hook() (e.g. abort a FUSE connection, so
+ * no thread stays blocked on our own mount), then _exit(1). */
+void st_fail(void) __attribute__((noreturn));
+void st_set_fail_hook(void (*fn)(void));
 
 /* Install the tracking hooks and a watchdog of @timeout_s seconds (the process dies on hang). */
 void st_begin(unsigned int timeout_s);
@@ -54,7 +59,11 @@ uint64_t st_now_ms(void);
 void st_sleep_ms(unsigned int ms);
 uint32_t st_rand(uint64_t *state); /* xorshift; per-thread state */
 
-/* Start @n threads running @fn(@args + i * @size) behind one barrier; join them all. */
-void st_run_threads(unsigned int n, void *(*fn)(void *), void *args, size_t size);
+/*
+ * Start @n threads running @fn(@args + i * @size) behind one barrier; join them all.
+ * Return: milliseconds from the barrier's release to the last join (thread creation, slow
+ * under TSan, is not counted).
+ */
+uint64_t st_run_threads(unsigned int n, void *(*fn)(void *), void *args, size_t size);
 
 #endif

@@ -383,6 +383,31 @@ static void test_V75_V77_dma_table(void **state)
 #define S(fn) cmocka_unit_test_setup_teardown(fn, setup_session, teardown)
 #define H(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
+/* ---- declarations (§10.3) ---- */
+
+static void test_M29_failed_probe_after_pci_init_frees_declaration(void **state)
+{
+	struct sfx *x = *state;
+	struct umdev_mdev *mdev = vdrv_find(&x->u)->mdev;
+	unsigned int before = umdev__vfio_nr_devices();
+	uuid_t u;
+
+	uuid_generate(u);
+	vdrv_fail_probe = -EIO;
+	assert_int_equal(vdrv_create(&u), -EIO); /* the vendor errno, unchanged */
+	vdrv_fail_probe = 0;
+	assert_int_equal(umdev__vfio_nr_devices(), before); /* umdev_pci_fini() freed it */
+	assert_int_equal(vdrv_create(&u), 0); /* the next create numbers normally */
+	assert_int_equal(umdev__vfio_nr_devices(), before + 1);
+	assert_int_equal(umdev_mdev_vfio_index(vdrv_find(&u)->mdev), 1);
+	umdev_pci_fini(mdev); /* after C7: does nothing, the vfio device lives on */
+	umdev_pci_fini(NULL);
+	assert_ptr_equal(umdev__vfio_device_find(mdev), x->dev);
+	assert_int_equal(umdev__vfio_nr_devices(), before + 1);
+	assert_int_equal(umdev_mdev_remove(&u), 0); /* R4 frees it; remove's fini is a no-op */
+	assert_int_equal(umdev__vfio_nr_devices(), before);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -399,6 +424,7 @@ int main(void)
 	    S(test_V71_write_multi_validates_all_first),
 	    S(test_V72_V73_reset),
 	    S(test_V75_V77_dma_table),
+	    H(test_M29_failed_probe_after_pci_init_frees_declaration),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1165,6 +1165,98 @@ static void test_V61_msi_notify_ignores_enable_bit(void **state)
 	close(fd);
 }
 
+static uint64_t signals(struct umdev_mdev *mdev)
+{
+	uint64_t n = 0xdead;
+
+	assert_int_equal(umdev_irq_signal_count(mdev, &n), 0);
+	return n;
+}
+
+static void test_V49_V54_V61_irq_signal_count(void **state)
+{
+	struct fx *f = *state;
+	struct irqfx x;
+	int msi = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	int req = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	uint64_t n0;
+
+	intx_setup(f, &x);
+	n0 = signals(x.mdev);
+	assert_int_equal(umdev_irq_signal_count(x.mdev, NULL), -EINVAL);
+	umdev_intx_set_level(x.mdev, true); /* delivered and automasked: one write */
+	assert_int_equal(ev_wait(x.trig, 1000), 1);
+	assert_int_equal(signals(x.mdev), n0 + 1);
+	umdev_intx_set_level(x.mdev, true); /* masked: no write, not counted */
+	assert_int_equal(signals(x.mdev), n0 + 1);
+	assert_int_equal(vc_set_irqs(x.fd, 0x11, 0, 0, 1, NULL, 0), 0); /* unmask, level 1 */
+	assert_int_equal(ev_wait(x.trig, 0), 1);
+	assert_int_equal(signals(x.mdev), n0 + 2);
+	assert_int_equal(vc_set_irqs(x.fd, 0x21, 0, 0, 1, NULL, 0), 0); /* loop-back (T-56) */
+	assert_int_equal(ev_wait(x.trig, 0), 1);
+	assert_int_equal(signals(x.mdev), n0 + 3);
+	assert_int_equal(vc_set_irqs(x.fd, 0x24, 4, 0, 1, &req, 1), 0);
+	assert_int_equal(vc_set_irqs(x.fd, 0x21, 4, 0, 1, NULL, 0), 0); /* REQ: not counted */
+	assert_int_equal(ev_wait(req, 0), 1);
+	assert_int_equal(signals(x.mdev), n0 + 3);
+	assert_int_equal(vc_set_irqs(x.fd, 0x21, 0, 0, 0, NULL, 0), 0); /* INTx off */
+	umdev_intx_set_level(x.mdev, false);
+	assert_int_equal(vc_set_irqs(x.fd, 0x24, 1, 0, 1, &msi, 1), 0);
+	assert_int_equal(umdev_msi_notify(x.mdev, 0), 0);
+	assert_int_equal(ev_wait(msi, 0), 1);
+	assert_int_equal(vc_set_irqs(x.fd, 0x21, 1, 0, 1, NULL, 0), 0); /* MSI loop-back */
+	assert_int_equal(ev_wait(msi, 0), 1);
+	assert_int_equal(signals(x.mdev), n0 + 5);
+	assert_int_equal(vc_set_irqs(x.fd, 0x21, 1, 0, 0, NULL, 0), 0);
+	assert_int_equal(umdev_msi_notify(x.mdev, 0), 0); /* nothing assigned: no write */
+	assert_int_equal(signals(x.mdev), n0 + 5);
+	close(x.fd); /* disconnect and teardown reset do not clear the count */
+	x.fd = vc_open(f->path[0]);
+	assert_true(x.fd >= 0);
+	assert_int_equal(signals(x.mdev), n0 + 5);
+	close(msi);
+	close(req);
+	intx_done(&x);
+}
+
+#define IRQ_LAST(index, start, count, action)                                                      \
+	((unsigned int)(index) << 24 | (start) << 16 | (count) << 8 | (unsigned int)(action))
+
+static void test_V53_V54_V55_set_irqs_callback_says_what_changed(void **state)
+{
+	struct irqfx x;
+	struct vdrv_dev *d = vdrv_find(&((struct fx *)*state)->u[0]);
+	int unmask = eventfd(0, EFD_CLOEXEC), msi = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	uint8_t no[21] = {21, 0, 0, 0, 0x0a, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0};
+	unsigned int calls;
+
+	intx_setup(*state, &x);
+	assert_int_equal(d->irq_last, IRQ_LAST(0, 0, 1, UMDEV_IRQ_ASSIGNED));
+	assert_int_equal(vc_set_irqs(x.fd, 0x21, 0, 0, 1, NULL, 0), 0);
+	assert_int_equal(d->irq_last, IRQ_LAST(0, 0, 1, UMDEV_IRQ_SIGNALLED));
+	assert_int_equal(vc_set_irqs(x.fd, 0x09, 0, 0, 1, NULL, 0), 0);
+	assert_int_equal(d->irq_last, IRQ_LAST(0, 0, 1, UMDEV_IRQ_MASKED));
+	assert_int_equal(vc_set_irqs(x.fd, 0x11, 0, 0, 1, NULL, 0), 0);
+	assert_int_equal(d->irq_last, IRQ_LAST(0, 0, 1, UMDEV_IRQ_UNMASKED));
+	assert_int_equal(vc_set_irqs(x.fd, 0x14, 0, 0, 1, &unmask, 1), 0);
+	assert_int_equal(d->irq_last, IRQ_LAST(0, 0, 1, UMDEV_IRQ_UNMASK_EVENTFD));
+	calls = d->set_irqs; /* MASK|DATA_BOOL false: nothing changes, no call */
+	assert_int_equal(vc_call_err(x.fd, C_SET_IRQS, no, 21, NULL, 0), 0);
+	assert_int_equal(d->set_irqs, calls);
+	assert_int_equal(vc_set_irqs(x.fd, 0x24, 0, 0, 1, NULL, 0), 0);
+	assert_int_equal(d->irq_last, IRQ_LAST(0, 0, 1, UMDEV_IRQ_RELEASED));
+	assert_int_equal(vc_set_irqs(x.fd, 0x21, 0, 0, 0, NULL, 0), 0); /* the whole index */
+	assert_int_equal(d->irq_last, IRQ_LAST(0, 0, 1, UMDEV_IRQ_RELEASED));
+	assert_int_equal(vc_set_irqs(x.fd, 0x24, 1, 0, 1, &msi, 1), 0);
+	assert_int_equal(d->irq_last, IRQ_LAST(1, 0, 1, UMDEV_IRQ_ASSIGNED));
+	calls = d->set_irqs;
+	assert_int_equal(vc_set_irqs(x.fd, 0x26, 1, 0, 1, NULL, 0), EINVAL); /* failed: no call */
+	assert_int_equal(d->set_irqs, calls);
+	close(unmask);
+	close(msi);
+	intx_done(&x);
+}
+
 /* ---- region access and config space ---- */
 
 static void test_V62_full_config_read(void **state)
@@ -1570,6 +1662,271 @@ static void test_V80_flooded_device_does_not_stall_other(void **state)
 	assert_true(fds_settle(f->fds_before));
 }
 
+/*
+ * Flood with REGION_READs of BAR1 (4 KiB replies) and read nothing until send() would block,
+ * i.e. until the server stopped reading (C2). Return: messages sent.
+ */
+static int flood_reads(int fd)
+{
+	int sent = 0;
+
+	for (;;) {
+		uint8_t m[32] = {0};
+		struct pollfd pf = {.fd = fd, .events = POLLOUT};
+
+		vc_put16(m, (uint16_t)sent);
+		vc_put16(m + 2, C_REGION_READ);
+		vc_put32(m + 4, 32);
+		vc_put32(m + 24, 1); /* region 1 */
+		vc_put32(m + 28, 4096); /* count */
+		if (poll(&pf, 1, 500) == 0)
+			return sent;
+		if (send(fd, m, sizeof(m), MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)sizeof(m))
+			sent++;
+		assert_true(sent < 1000000);
+	}
+}
+
+static void test_V80_V5_backed_up_client_removal_is_prompt_and_whole(void **state)
+{
+	struct fx *f = *state;
+	int fd = vc_open(f->path[0]);
+	int msi = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	struct umdev_mdev *mdev = fx_mdev(f, 0);
+	uint64_t t0, dt;
+	int sent, got = 0;
+
+	assert_true(fd >= 0);
+	assert_int_equal(vc_set_irqs(fd, 0x24, 1, 0, 1, &msi, 1), 0);
+	sent = flood_reads(fd);
+	assert_true(sent > 1000); /* more than fits in the socket buffers: the queue holds them */
+	assert_int_equal(umdev_msi_notify(mdev, 0), 0); /* C6: interrupts still delivered */
+	assert_int_equal(ev_wait(msi, 1000), 1);
+	t0 = now_ms();
+	assert_int_equal(umdev_mdev_remove(&f->u[0]), 0); /* T_req 0: never waits (§3.3) */
+	dt = now_ms() - t0;
+	f->live[0] = false;
+	assert_true(dt < 1000);
+	for (;;) { /* whole replies in order, then EOF: no partial reply (§3.3 step 4) */
+		struct vc_reply r;
+		int ret = vc_recv(fd, &r, 2000);
+
+		if (ret == -EPIPE && r.msg_size == 0)
+			break;
+		assert_int_equal(ret, 0);
+		assert_int_equal(r.flags, 0x1);
+		assert_int_equal(r.msg_id, (uint16_t)got);
+		assert_int_equal(r.len, 16 + 4096);
+		vc_reply_free(&r);
+		got++;
+	}
+	assert_true(got > 0 && got <= sent);
+	close(fd);
+	close(msi);
+	assert_true(fds_settle(f->fds_before - 2));
+}
+
+static int fx_setup_dma(void **state)
+{
+	return fx_setup_opts(state, &(struct umdev_vfio_options){.dma_timeout_ms = 1000});
+}
+
+struct dma_call {
+	struct umdev_mdev *mdev;
+	bool write;
+	uint64_t iova;
+	uint8_t buf[64];
+	size_t len;
+	int ret;
+	uint64_t ms;
+};
+
+static void *dma_thread(void *arg)
+{
+	struct dma_call *c = arg;
+	uint64_t t0 = now_ms();
+
+	c->ret = c->write ? umdev_dma_write(c->mdev, c->iova, c->buf, c->len)
+			  : umdev_dma_read(c->mdev, c->iova, c->buf, c->len);
+	c->ms = now_ms() - t0;
+	return NULL;
+}
+
+/* Receive a DMA request on @fd and check its header and address/count. */
+static void dma_expect(int fd, uint16_t command, uint64_t iova, uint64_t count, struct vc_reply *r)
+{
+	assert_int_equal(vc_recv(fd, r, 2000), 0);
+	assert_int_equal(r->command, command);
+	assert_int_equal(r->flags, 0); /* a command, reply expected */
+	assert_int_equal(r->len, 16 + (command == C_DMA_WRITE ? count : 0));
+	assert_int_equal(vc_get64(r->payload), iova);
+	assert_int_equal(vc_get64(r->payload + 8), count);
+}
+
+/* The DMA_READ reply: address, count, data. */
+static void dma_answer(int fd, uint16_t msg_id, uint64_t iova, const uint8_t *data, size_t n)
+{
+	uint8_t p[16 + 64];
+
+	vc_put64(p, iova);
+	vc_put64(p + 8, n);
+	memcpy(p + 16, data, n);
+	assert_int_equal(vc_send(fd, msg_id, C_DMA_READ, 0x1, p, 16 + n, NULL, 0), 0);
+}
+
+static void test_V82_message_dma_on_main_socket(void **state)
+{
+	struct fx *f = *state; /* vfio-dma-timeout = 1 s */
+	struct dma_call c = {.mdev = fx_mdev(f, 0), .iova = 0x100004, .len = 12};
+	const uint8_t want[12] = "guest-memory";
+	uint8_t err_hdr[16] = {0};
+	struct vc_reply r, v;
+	pthread_t t;
+	int fd = vc_connect(f->path[0]);
+
+	assert_true(fd >= 0); /* the client takes at most 8 bytes per DMA message */
+	assert_int_equal(vc_version(fd, 2, "{\"capabilities\":{\"max_data_xfer_size\":8}}", &v), 0);
+	vc_reply_free(&v);
+	assert_int_equal(vc_dma_map(fd, 3, 0, 0x100000, 0x1000, -1), 0); /* no fd */
+
+	/* a read from a driver thread: split at 8 bytes, REGION_READ answered meanwhile */
+	assert_int_equal(pthread_create(&t, NULL, dma_thread, &c), 0);
+	dma_expect(fd, C_DMA_READ, 0x100004, 8, &r);
+	assert_int_equal(vc_cfg_read(fd, 0, 2), 0x1234); /* the server still serves commands */
+	dma_answer(fd, r.msg_id, 0x100004, want, 8);
+	vc_reply_free(&r);
+	dma_expect(fd, C_DMA_READ, 0x10000c, 4, &r);
+	dma_answer(fd, r.msg_id, 0x10000c, want + 8, 4);
+	vc_reply_free(&r);
+	pthread_join(t, NULL);
+	assert_int_equal(c.ret, 0);
+	assert_memory_equal(c.buf, want, 12);
+
+	/* an error reply: the client's errno */
+	c.len = 4;
+	assert_int_equal(pthread_create(&t, NULL, dma_thread, &c), 0);
+	dma_expect(fd, C_DMA_READ, 0x100004, 4, &r);
+	vc_put16(err_hdr, r.msg_id);
+	vc_put16(err_hdr + 2, C_DMA_READ);
+	vc_put32(err_hdr + 4, 16);
+	vc_put32(err_hdr + 8, 0x21);
+	vc_put32(err_hdr + 12, EFAULT);
+	assert_int_equal(vc_send_raw(fd, err_hdr, 16, NULL, 0), 0);
+	vc_reply_free(&r);
+	pthread_join(t, NULL);
+	assert_int_equal(c.ret, -EFAULT);
+
+	/* a reply with another count: EIO */
+	assert_int_equal(pthread_create(&t, NULL, dma_thread, &c), 0);
+	dma_expect(fd, C_DMA_READ, 0x100004, 4, &r);
+	dma_answer(fd, r.msg_id, 0x100004, want, 3);
+	vc_reply_free(&r);
+	pthread_join(t, NULL);
+	assert_int_equal(c.ret, -EIO);
+
+	/* DMA_WRITE: data in the request; a reply with a 4-byte count is accepted */
+	c.write = true;
+	memcpy(c.buf, "abcd", 4);
+	assert_int_equal(pthread_create(&t, NULL, dma_thread, &c), 0);
+	dma_expect(fd, C_DMA_WRITE, 0x100004, 4, &r);
+	assert_memory_equal(r.payload + 16, "abcd", 4);
+	{
+		uint8_t p[12];
+
+		vc_put64(p, 0x100004);
+		vc_put32(p + 8, 4);
+		assert_int_equal(vc_send(fd, r.msg_id, C_DMA_WRITE, 0x1, p, 12, NULL, 0), 0);
+	}
+	vc_reply_free(&r);
+	pthread_join(t, NULL);
+	assert_int_equal(c.ret, 0);
+
+	/* no reply: -ETIMEDOUT after T_dma; a late reply is discarded */
+	c.write = false;
+	assert_int_equal(pthread_create(&t, NULL, dma_thread, &c), 0);
+	dma_expect(fd, C_DMA_READ, 0x100004, 4, &r);
+	pthread_join(t, NULL);
+	assert_int_equal(c.ret, -ETIMEDOUT);
+	assert_true(c.ms >= 1000 && c.ms < 5000);
+	dma_answer(fd, r.msg_id, 0x100004, want, 4);
+	vc_reply_free(&r);
+	assert_int_equal(vc_call_err(fd, C_GET_INFO, (uint8_t[16]){16}, 16, NULL, 0), 0);
+
+	/* the session ends while a transfer waits: -ENOTCONN at once (§4.4 step 1) */
+	assert_int_equal(pthread_create(&t, NULL, dma_thread, &c), 0);
+	dma_expect(fd, C_DMA_READ, 0x100004, 4, &r);
+	vc_reply_free(&r);
+	close(fd);
+	pthread_join(t, NULL);
+	assert_int_equal(c.ret, -ENOTCONN);
+	assert_true(c.ms < 1000);
+}
+
+#define TWIN_CAPS "{\"capabilities\":{\"max_msg_fds\":1,\"twin_socket\":{\"supported\":true}}}"
+
+static void test_V40_twin_socket_negotiation(void **state)
+{
+	struct fx *f = *state;
+	int fd = vc_connect(f->path[0]), type = 0, domain = 0;
+	socklen_t len = sizeof(int);
+	struct sockaddr_un peer;
+	socklen_t plen = sizeof(peer);
+	struct vc_reply r;
+
+	assert_int_equal(vc_version(fd, 2, TWIN_CAPS, &r), 0);
+	assert_non_null(
+	    strstr((char *)r.payload + 4, "\"twin_socket\":{\"supported\":true,\"fd_index\":0}"));
+	assert_int_equal(r.nr_fds, 1);
+	assert_int_equal(getsockopt(r.fds[0], SOL_SOCKET, SO_TYPE, &type, &len), 0);
+	assert_int_equal(getsockopt(r.fds[0], SOL_SOCKET, SO_DOMAIN, &domain, &len), 0);
+	assert_int_equal(type, SOCK_STREAM);
+	assert_int_equal(domain, AF_UNIX);
+	assert_int_equal(getpeername(r.fds[0], (struct sockaddr *)&peer, &plen), 0); /* connected */
+	vc_reply_free(&r);
+	close(fd);
+	assert_true(fds_settle(f->fds_before)); /* the server's end closed at teardown (§4.4) */
+
+	fd = vc_connect(f->path[0]); /* max_msg_fds 0: no twin socket */
+	assert_int_equal(vc_version(fd, 2,
+				    "{\"capabilities\":{\"max_msg_fds\":0,"
+				    "\"twin_socket\":{\"supported\":true}}}",
+				    &r),
+			 0);
+	assert_null(strstr((char *)r.payload + 4, "twin_socket"));
+	assert_int_equal(r.nr_fds, 0);
+	vc_reply_free(&r);
+	close(fd);
+}
+
+static void test_V84_dma_on_twin_socket_only(void **state)
+{
+	struct fx *f = *state;
+	struct dma_call c = {.mdev = fx_mdev(f, 0), .iova = 0x100000, .len = 4};
+	int fd = vc_connect(f->path[0]), twin;
+	struct vc_reply r, extra;
+	pthread_t t;
+
+	assert_int_equal(vc_version(fd, 2, TWIN_CAPS, &r), 0);
+	assert_int_equal(r.nr_fds, 1);
+	twin = r.fds[0];
+	r.nr_fds = 0;
+	vc_reply_free(&r);
+	assert_int_equal(vc_dma_map(fd, 3, 0, 0x100000, 0x1000, -1), 0);
+	assert_int_equal(pthread_create(&t, NULL, dma_thread, &c), 0);
+	dma_expect(twin, C_DMA_READ, 0x100000, 4, &r);
+	assert_int_equal(vc_recv(fd, &extra, 200), -ETIMEDOUT); /* nothing on the main socket */
+	vc_reply_free(&extra);
+	dma_answer(fd, r.msg_id, 0x100000, (const uint8_t *)"main", 4); /* ignored there */
+	assert_int_equal(vc_call_err(fd, C_GET_INFO, (uint8_t[16]){16}, 16, NULL, 0), 0);
+	dma_answer(twin, r.msg_id, 0x100000, (const uint8_t *)"twin", 4);
+	vc_reply_free(&r);
+	pthread_join(t, NULL);
+	assert_int_equal(c.ret, 0);
+	assert_memory_equal(c.buf, "twin", 4);
+	close(twin);
+	close(fd);
+}
+
 static int fx_setup_group(void **state)
 {
 	static char group[16];
@@ -1740,6 +2097,8 @@ int main(void)
 	    T(test_V59_one_interrupt_mode_at_a_time),
 	    T(test_V60_unsupported_actions),
 	    T(test_V61_msi_notify_ignores_enable_bit),
+	    T(test_V49_V54_V61_irq_signal_count),
+	    T(test_V53_V54_V55_set_irqs_callback_says_what_changed),
 	    T(test_V62_full_config_read),
 	    T(test_V63_V64_V65_access_bounds),
 	    T(test_V66_V67_V69_config_masks),
@@ -1756,6 +2115,11 @@ int main(void)
 	    T(test_V83_message_dma_in_callback_edeadlk),
 	    T(test_V81_two_devices_concurrently),
 	    T(test_V80_flooded_device_does_not_stall_other),
+	    T(test_V80_V5_backed_up_client_removal_is_prompt_and_whole),
+	    cmocka_unit_test_setup_teardown(test_V82_message_dma_on_main_socket, fx_setup_dma,
+					    fx_teardown),
+	    T(test_V40_twin_socket_negotiation),
+	    T(test_V84_dma_on_twin_socket_only),
 	    T(test_V85_random_messages),
 	};
 

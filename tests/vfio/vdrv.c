@@ -6,6 +6,8 @@
 
 #include "vdrv.h"
 
+int vdrv_fail_probe;
+
 static ssize_t vdrv_region_read(struct umdev_mdev *mdev, unsigned int index, uint64_t offset,
 				void *buf, size_t count)
 {
@@ -40,11 +42,12 @@ static void vdrv_config_write(struct umdev_mdev *mdev, unsigned int offset, unsi
 	atomic_fetch_add(&d->config_writes, 1);
 }
 
-static void vdrv_set_irqs(struct umdev_mdev *mdev, unsigned int index)
+static void vdrv_set_irqs(struct umdev_mdev *mdev, unsigned int index, unsigned int start,
+			  unsigned int count, enum umdev_irq_action action)
 {
 	struct vdrv_dev *d = umdev_mdev_get_drvdata(mdev);
 
-	(void)index;
+	atomic_store(&d->irq_last, index << 24 | start << 16 | count << 8 | (unsigned int)action);
 	atomic_fetch_add(&d->set_irqs, 1);
 }
 
@@ -111,7 +114,10 @@ static int vdrv_probe(struct umdev_mdev *mdev)
 		ret = umdev_pci_add_msi(mdev, 0x50, 1, 0);
 	if (ret == 0)
 		ret = umdev_pci_config_define(mdev, 0x40, 1, 0x23, 0);
+	if (ret == 0)
+		ret = vdrv_fail_probe; /* a later probe step failing */
 	if (ret < 0) {
+		umdev_pci_fini(mdev); /* the declaration dies with the probe */
 		free(d);
 		return ret;
 	}
@@ -121,6 +127,7 @@ static int vdrv_probe(struct umdev_mdev *mdev)
 
 static void vdrv_remove(struct umdev_mdev *mdev)
 {
+	umdev_pci_fini(mdev); /* after R4: nothing left to do */
 	free(umdev_mdev_get_drvdata(mdev));
 }
 

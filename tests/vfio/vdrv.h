@@ -20,7 +20,11 @@ struct vdrv_dev {
 	atomic_uint resets, opens, closes, set_irqs, config_writes, maps, unmaps;
 	atomic_int cb_dma_ret; /* result of the DMA attempted inside a callback */
 	atomic_uint bar0_writes;
+	atomic_uint irq_last; /* last set_irqs: index << 24 | start << 16 | count << 8 | action */
 };
+
+/* Non-zero: probe fails with this errno after its PCI declarations (then umdev_pci_fini()). */
+extern int vdrv_fail_probe;
 
 /* Register the driver and parent "vdrv0" with type "a". Return: 0 or -errno. */
 int vdrv_register(void);

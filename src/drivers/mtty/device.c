@@ -29,7 +29,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,12 +85,6 @@ struct mtty_device {
 	bool irq_cond; /* C at the last evaluation point (§7.1) */
 	unsigned int poll_mask; /* ports the poller watches for input (bit n: port n) */
 	bool poller_stop; /* set under lock, then the poller is woken and joined */
-	/*
-	 * §4.5 irq_signals: eventfd writes for this device. Those are made by the vfio server
-	 * (masking, loop-back triggers), which reports none of them to drivers yet, so this stays
-	 * 0 until the public API offers a count (reported to the vfio owners).
-	 */
-	atomic_uint_fast64_t irq_signals;
 
 	/* the poller thread; under backend_lock */
 	pthread_t poller;
@@ -451,7 +444,6 @@ int mtty_device_create(struct umdev_mdev *mdev, unsigned int nr_ports, struct mt
 	uuid_unparse_lower(*umdev_mdev_uuid(mdev), dev->uuid_str);
 	pthread_mutex_init(&dev->backend_lock, NULL);
 	pthread_mutex_init(&dev->lock, NULL);
-	atomic_init(&dev->irq_signals, 0);
 	for (unsigned int i = 0; i < nr_ports; i++) {
 		struct mtty_port *port = &dev->ports[i];
 
@@ -474,14 +466,14 @@ int mtty_device_create(struct umdev_mdev *mdev, unsigned int nr_ports, struct mt
 		if (ret < 0)
 			goto err_close_wake;
 	}
-	/* last: a declaration is not withdrawn if a later step fails */
 	ret = pci_declare(mdev, nr_ports);
 	if (ret < 0)
-		goto err_backend;
+		goto err_pci_fini;
 	*ret_dev = dev;
 	return 0;
 
-err_backend:
+err_pci_fini:
+	umdev_pci_fini(mdev); /* the core calls no vfio hook for a failed probe */
 	pthread_mutex_lock(&dev->backend_lock);
 	(void)backend_switch(dev, true);
 	pthread_mutex_unlock(&dev->backend_lock);
@@ -498,6 +490,7 @@ void mtty_device_destroy(struct mtty_device *dev)
 {
 	if (!dev)
 		return;
+	umdev_pci_fini(dev->mdev); /* pairs with pci_declare(); after R4 it does nothing */
 	pthread_mutex_lock(&dev->backend_lock);
 	(void)backend_switch(dev, true); /* poller stopped, symlinks then masters (§5.5) */
 	pthread_mutex_unlock(&dev->backend_lock);
@@ -560,13 +553,18 @@ static void mtty_config_write(struct umdev_mdev *mdev, unsigned int offset, unsi
 	pthread_mutex_unlock(&dev->lock);
 }
 
-/* §7.4: an MSI eventfd installed while C is true is signalled once. */
-static void mtty_set_irqs(struct umdev_mdev *mdev, unsigned int index)
+/*
+ * §7.4: an MSI eventfd installed while C is true is signalled once. Only an installation: a
+ * loop-back trigger (UMDEV_IRQ_SIGNALLED) was signalled by the server already.
+ */
+static void mtty_set_irqs(struct umdev_mdev *mdev, unsigned int index, unsigned int start,
+			  unsigned int count, enum umdev_irq_action action)
 {
 	struct mtty_device *dev = mtty_device_of(mdev);
 
 	pthread_mutex_lock(&dev->lock);
-	if (index == 1 && dev->irq_cond) /* VFIO_PCI_MSI_IRQ_INDEX */
+	if (index == 1 && action == UMDEV_IRQ_ASSIGNED && start == 0 && count >= 1 &&
+	    dev->irq_cond) /* VFIO_PCI_MSI_IRQ_INDEX, vector 0 */
 		(void)umdev_msi_notify(mdev, 0);
 	evaluate(dev);
 	pthread_mutex_unlock(&dev->lock);
@@ -675,10 +673,12 @@ static ssize_t port1_pty_show(struct umdev_mdev *mdev, char *buf, size_t len)
 static ssize_t stats_show(struct umdev_mdev *mdev, char *buf, size_t len)
 {
 	struct mtty_device *dev = mtty_device_of(mdev);
+	uint64_t irq_signals = 0;
 	size_t n;
 
-	n = (size_t)snprintf(buf, len, "irq_signals %llu\n",
-			     (unsigned long long)atomic_load(&dev->irq_signals));
+	/* §4.5: eventfd writes are the server's (masking, loop-back triggers), so it counts them */
+	(void)umdev_irq_signal_count(mdev, &irq_signals); /* -ENOTCONN before C7: 0 */
+	n = (size_t)snprintf(buf, len, "irq_signals %llu\n", (unsigned long long)irq_signals);
 	pthread_mutex_lock(&dev->lock);
 	for (unsigned int i = 0; i < dev->nr_ports && n < len; i++) {
 		const struct mtty_uart *u = &dev->ports[i].uart;
