@@ -49,11 +49,11 @@ static void bench_remove(struct umdev_mdev *mdev)
 }
 
 static struct umdev_driver bench_driver = {
-	.name = "bench",
-	.device_api = "vfio-pci",
-	.max_instances = 1024,
-	.probe = bench_probe,
-	.remove = bench_remove,
+    .name = "bench",
+    .device_api = "vfio-pci",
+    .max_instances = 1024,
+    .probe = bench_probe,
+    .remove = bench_remove,
 };
 
 struct bench_parent {
@@ -125,7 +125,8 @@ static double run(struct bench_parent *parents, unsigned int nr_parents, unsigne
 	for (unsigned int i = 0; i < nr; i++) {
 		pthread_join(w[i].thread, NULL);
 		if (w[i].error < 0) {
-			fprintf(stderr, "bench_core: worker %u failed: %s\n", i, strerror(-w[i].error));
+			fprintf(stderr, "bench_core: worker %u failed: %s\n", i,
+				strerror(-w[i].error));
 			exit(1);
 		}
 		total += w[i].pairs;

@@ -47,9 +47,9 @@ int umdev_log_enabled(enum umdev_log_level level);
  */
 void umdev_log(enum umdev_log_level level, const char *fmt, ...)
 #if defined(__GNUC__)
-	__attribute__((format(printf, 2, 3)))
+    __attribute__((format(printf, 2, 3)))
 #endif
-	;
+    ;
 
 /**
  * umdev_log_parse_level() - parse "err", "warning", "notice", "info" or "debug".

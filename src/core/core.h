@@ -23,10 +23,10 @@
  * unregistration waits, for the tickets actually outstanding (no grace period, §3.1).
  */
 struct umdev_guard {
-	pthread_mutex_t mutex;	/* leaf; protects the four fields below; held for a few lines */
-	unsigned int tickets;	/* one per create past C5, remove past R1, or callback read */
-	bool unregistering;	/* §4.4 step 1: create and remove tickets fail -ENODEV */
-	bool dead;		/* §4.4 step 5: every ticket fails -ENODEV */
+	pthread_mutex_t mutex; /* leaf; protects the four fields below; held for a few lines */
+	unsigned int tickets; /* one per create past C5, remove past R1, or callback read */
+	bool unregistering; /* §4.4 step 1: create and remove tickets fail -ENODEV */
+	bool dead; /* §4.4 step 5: every ticket fails -ENODEV */
 	pthread_cond_t drained; /* signalled when tickets reaches 0 while unregistering */
 };
 
@@ -42,7 +42,7 @@ struct umdev__type {
 	struct umdev__parent *parent;
 	struct umdev_type *vendor; /* vendor memory: only while the parent is registered */
 	char id[UMDEV_PARENT_NAME_MAX + UMDEV_TYPE_NAME_MAX + 2]; /* "<driver>-<sysfs_name>" */
-	char name[256];						  /* `name` text, no \n */
+	char name[256]; /* `name` text, no \n */
 };
 
 /*
@@ -61,14 +61,14 @@ struct umdev__parent {
 	char class[UMDEV_PARENT_NAME_MAX + 1];
 	char drv_name[UMDEV_PARENT_NAME_MAX + 1];
 	char device_api[64];
-	bool driver_managed;  /* drv->get_available set: no core accounting (§4.5) */
+	bool driver_managed; /* drv->get_available set: no core accounting (§4.5) */
 	bool has_description; /* drv->show_description set */
-	struct umdev_driver *drv;    /* vendor memory; see above */
+	struct umdev_driver *drv; /* vendor memory; see above */
 	struct umdev_parent *vendor; /* vendor memory; see above */
 	struct umdev_guard guard;
-	struct umdev_list node;	 /* in the parent registry; under driver_lock */
+	struct umdev_list node; /* in the parent registry; under driver_lock */
 	struct umdev_list mdevs; /* mdevs of this parent in the UUID table; under list_lock */
-	unsigned int available;	 /* core-managed counter (§4.5); under list_lock */
+	unsigned int available; /* core-managed counter (§4.5); under list_lock */
 	unsigned int nr_types;
 	struct umdev__type types[];
 };
@@ -81,12 +81,12 @@ enum umdev_mdev_state {
 
 struct umdev_mdev {
 	uuid_t uuid;
-	uint64_t serial;	   /* unique for the process lifetime; set at C4 */
-	struct umdev__type *type;  /* holds a reference on type->parent (C4 to RELEASE) */
+	uint64_t serial; /* unique for the process lifetime; set at C4 */
+	struct umdev__type *type; /* holds a reference on type->parent (C4 to RELEASE) */
 	enum umdev_mdev_state state; /* under list_lock */
-	bool published;		   /* under list_lock; set after C9's publish */
+	bool published; /* under list_lock; set after C9's publish */
 	struct umdev_list parent_node; /* type->parent->mdevs; under list_lock */
-	struct umdev_mdev *hash_next;  /* UUID table chain; under list_lock */
+	struct umdev_mdev *hash_next; /* UUID table chain; under list_lock */
 	/*
 	 * Memory lifetime (mdev.md §2.1). Holders: the creation reference (C4 to RELEASE), one
 	 * per umdev_mdev_get()/umdev__mdev_get_serial() caller, one per vfio-user session. Taken
@@ -94,11 +94,11 @@ struct umdev_mdev {
 	 */
 	atomic_uint refs;
 	pthread_mutex_t ref_lock; /* leaf; pairs a put with the waiter on ref_zero */
-	pthread_cond_t ref_zero;  /* signalled when refs drops to 1 or 0 */
-	void *drvdata;		  /* the driver's; not synchronised by the core */
-	unsigned int vfio_index;  /* C7 */
-	int iommu_group;	  /* C8; -1 before */
-	void *tree_nodes;	  /* C8: the sysfs module's node set */
+	pthread_cond_t ref_zero; /* signalled when refs drops to 1 or 0 */
+	void *drvdata; /* the driver's; not synchronised by the core */
+	unsigned int vfio_index; /* C7 */
+	int iommu_group; /* C8; -1 before */
+	void *tree_nodes; /* C8: the sysfs module's node set */
 };
 
 /* ---- registry.c: globals and hooks ---- */

@@ -18,7 +18,7 @@
 
 /* The UUID table (I-1): one namespace for all parents. Under list_lock. */
 static struct umdev_mdev *uuid_table[UUID_TABLE_BUCKETS];
-unsigned int umdev__nr_mdevs;	/* under list_lock */
+unsigned int umdev__nr_mdevs; /* under list_lock */
 static uint64_t next_serial = 1; /* under list_lock */
 
 static unsigned int uuid_hash(const uuid_t *uuid)
@@ -305,8 +305,7 @@ struct umdev_mdev *umdev__parent_take_active(struct umdev__parent *p)
 	struct umdev_mdev *found = NULL;
 
 	pthread_mutex_lock(&umdev__list_lock);
-	umdev_list_for_each(pos, &p->mdevs)
-	{
+	umdev_list_for_each(pos, &p->mdevs) {
 		struct umdev_mdev *m = umdev_list_entry(pos, struct umdev_mdev, parent_node);
 
 		if (m->state == UMDEV_MDEV_ACTIVE && m->published) {

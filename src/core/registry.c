@@ -130,8 +130,7 @@ struct umdev__parent *umdev__registry_find_parent(const char *name)
 {
 	struct umdev_list *pos;
 
-	umdev_list_for_each(pos, &umdev__parents)
-	{
+	umdev_list_for_each(pos, &umdev__parents) {
 		struct umdev__parent *p = umdev_list_entry(pos, struct umdev__parent, node);
 
 		if (strcmp(p->name, name) == 0)
@@ -146,8 +145,7 @@ int umdev__core_for_each_parent(int (*fn)(struct umdev_parent *parent, void *arg
 	int ret = 0;
 
 	pthread_mutex_lock(&umdev__driver_lock);
-	umdev_list_for_each(pos, &umdev__parents)
-	{
+	umdev_list_for_each(pos, &umdev__parents) {
 		struct umdev__parent *p = umdev_list_entry(pos, struct umdev__parent, node);
 
 		ret = fn(p->vendor, arg);

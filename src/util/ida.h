@@ -11,11 +11,14 @@
 
 struct umdev_ida {
 	pthread_mutex_t lock; /* leaf; protects words and nr_words; held for one scan */
-	uint64_t *words;      /* bit n set: index n is taken */
+	uint64_t *words; /* bit n set: index n is taken */
 	unsigned int nr_words;
 };
 
-#define UMDEV_IDA_INIT { .lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP }
+#define UMDEV_IDA_INIT                                                                             \
+	{                                                                                          \
+		.lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP                                      \
+	}
 
 /* Return: the lowest free index, now taken; -ENOMEM; -ENOSPC past 1 << 20 indexes. */
 int umdev_ida_alloc(struct umdev_ida *ida);

@@ -10,8 +10,11 @@ struct umdev_list {
 	struct umdev_list *next, *prev;
 };
 
-#define UMDEV_LIST_INIT(name) { &(name), &(name) }
-#define umdev_container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define UMDEV_LIST_INIT(name)                                                                      \
+	{                                                                                          \
+		&(name), &(name)                                                                   \
+	}
+#define umdev_container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 static inline void umdev_list_init(struct umdev_list *l)
 {
@@ -39,9 +42,10 @@ static inline void umdev_list_del(struct umdev_list *n)
 }
 
 #define umdev_list_entry(ptr, type, member) umdev_container_of(ptr, type, member)
-#define umdev_list_for_each(pos, head) for ((pos) = (head)->next; (pos) != (head); (pos) = (pos)->next)
+#define umdev_list_for_each(pos, head)                                                             \
+	for ((pos) = (head)->next; (pos) != (head); (pos) = (pos)->next)
 #define umdev_list_for_each_safe(pos, tmp, head)                                                   \
-	for ((pos) = (head)->next, (tmp) = (pos)->next; (pos) != (head);                          \
+	for ((pos) = (head)->next, (tmp) = (pos)->next; (pos) != (head);                           \
 	     (pos) = (tmp), (tmp) = (pos)->next)
 
 #endif

@@ -31,9 +31,8 @@ int umdev_log_enabled(enum umdev_log_level level)
 }
 
 static const char *const level_names[] = {
-	[UMDEV_LOG_ERR] = "error",	 [UMDEV_LOG_WARNING] = "warning",
-	[UMDEV_LOG_NOTICE] = "notice", [UMDEV_LOG_INFO] = "info",
-	[UMDEV_LOG_DEBUG] = "debug",
+    [UMDEV_LOG_ERR] = "error", [UMDEV_LOG_WARNING] = "warning", [UMDEV_LOG_NOTICE] = "notice",
+    [UMDEV_LOG_INFO] = "info", [UMDEV_LOG_DEBUG] = "debug",
 };
 
 static void stderr_sink(enum umdev_log_level level, const char *msg)

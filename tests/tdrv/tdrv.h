@@ -18,12 +18,12 @@
 
 /* Driver-wide options; fixed between tdrv_register() and tdrv_unregister(). */
 struct tdrv_options {
-	const char *driver_name;     /* NULL: "tdrv" */
-	unsigned int max_instances;  /* 0: 16 */
-	bool description;	     /* give the driver show_description (M-3, M-8) */
-	bool driver_managed;	     /* give the driver get_available (M-79) */
-	const char *pretty_name;     /* NULL: none (M-5: name reads "a\n") */
-	bool sample_attr;	     /* a writable device attribute `sample_attr` (M-75, M-81) */
+	const char *driver_name; /* NULL: "tdrv" */
+	unsigned int max_instances; /* 0: 16 */
+	bool description; /* give the driver show_description (M-3, M-8) */
+	bool driver_managed; /* give the driver get_available (M-79) */
+	const char *pretty_name; /* NULL: none (M-5: name reads "a\n") */
+	bool sample_attr; /* a writable device attribute `sample_attr` (M-75, M-81) */
 };
 
 struct tdrv_parent;

@@ -82,9 +82,9 @@ static void test_M47_concurrent_allocations_are_distinct(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_M46_lowest_free_index_is_reused),
-		cmocka_unit_test(test_ida_grows_past_one_word),
-		cmocka_unit_test(test_M47_concurrent_allocations_are_distinct),
+	    cmocka_unit_test(test_M46_lowest_free_index_is_reused),
+	    cmocka_unit_test(test_ida_grows_past_one_word),
+	    cmocka_unit_test(test_M47_concurrent_allocations_are_distinct),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
