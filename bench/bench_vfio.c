@@ -179,8 +179,8 @@ static int client_open(const char *path)
 	ret = write_all(fd, buf, sizeof(buf));
 	if (ret == 0)
 		ret = read_exact(fd, &rep, sizeof(rep));
-	if (ret == 0 && (rep.flags & 0x20 || rep.size < sizeof(rep) ||
-			 rep.size - sizeof(rep) > sizeof(reply)))
+	if (ret == 0 &&
+	    (rep.flags & 0x20 || rep.size < sizeof(rep) || rep.size - sizeof(rep) > sizeof(reply)))
 		ret = -EPROTO;
 	if (ret == 0)
 		ret = read_exact(fd, reply, rep.size - sizeof(rep));
@@ -329,16 +329,16 @@ static void hook_mdev_nodes(void *opaque, struct umdev_mdev *mdev, void *nodes)
 }
 
 static const struct umdev_tree_hooks bench_tree_hooks = {
-	.driver_publish = hook_driver_publish,
-	.driver_unpublish = hook_driver_unpublish,
-	.parent_publish = hook_parent_publish,
-	.parent_publish_bus_link = hook_parent_link,
-	.parent_unpublish_bus_link = hook_parent_unlink,
-	.parent_unpublish = hook_parent_unlink,
-	.mdev_prepare = hook_mdev_prepare,
-	.mdev_publish = hook_mdev_nodes,
-	.mdev_unpublish = hook_mdev_nodes,
-	.mdev_discard = hook_mdev_nodes,
+    .driver_publish = hook_driver_publish,
+    .driver_unpublish = hook_driver_unpublish,
+    .parent_publish = hook_parent_publish,
+    .parent_publish_bus_link = hook_parent_link,
+    .parent_unpublish_bus_link = hook_parent_unlink,
+    .parent_unpublish = hook_parent_unlink,
+    .mdev_prepare = hook_mdev_prepare,
+    .mdev_publish = hook_mdev_nodes,
+    .mdev_unpublish = hook_mdev_nodes,
+    .mdev_discard = hook_mdev_nodes,
 };
 
 static char rundir[] = "/tmp/bench_vfio.XXXXXX";
@@ -511,14 +511,14 @@ int main(int argc, char **argv)
 	printf("bench_vfio: %zu round trips each, one client, one device (mtty-1, loopback)\n", n);
 	printf("  %-34s p50 %7.1f us  p99 %7.1f us\n", "config REGION_READ, 4 bytes:", cfg.p50_us,
 	       cfg.p99_us);
-	printf("  %-34s p50 %7.1f us  p99 %7.1f us\n", "bare ping-pong, 32 -> 36 bytes:",
-	       bare36.p50_us, bare36.p99_us);
+	printf("  %-34s p50 %7.1f us  p99 %7.1f us\n",
+	       "bare ping-pong, 32 -> 36 bytes:", bare36.p50_us, bare36.p99_us);
 	printf("  %-34s p50 %7.2fx     p99 %7.2fx\n", "ratio:", cfg.p50_us / bare36.p50_us,
 	       cfg.p99_us / bare36.p99_us);
-	printf("  %-34s p50 %7.1f us  p99 %7.1f us\n", "BAR0 register read (LSR), 1 byte:",
-	       bar.p50_us, bar.p99_us);
-	printf("  %-34s p50 %7.1f us  p99 %7.1f us\n", "bare ping-pong, 32 -> 33 bytes:",
-	       bare33.p50_us, bare33.p99_us);
+	printf("  %-34s p50 %7.1f us  p99 %7.1f us\n",
+	       "BAR0 register read (LSR), 1 byte:", bar.p50_us, bar.p99_us);
+	printf("  %-34s p50 %7.1f us  p99 %7.1f us\n",
+	       "bare ping-pong, 32 -> 33 bytes:", bare33.p50_us, bare33.p99_us);
 	printf("  %-34s p50 %7.2fx     p99 %7.2fx\n", "ratio:", bar.p50_us / bare33.p50_us,
 	       bar.p99_us / bare33.p99_us);
 
