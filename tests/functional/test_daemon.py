@@ -96,7 +96,7 @@ def test_daemon_sigint_exits_0(make_umdevd):
     d = make_umdevd().start()
     d.create(str(uuid.uuid4()))
     d.proc.send_signal(signal.SIGINT)
-    assert d.proc.wait(30) == 0
+    assert d.proc.wait(30) == 0, d.stderr()
     assert not fuse_mounted(d.root)
     d.check_output()
 
@@ -109,7 +109,7 @@ def test_daemon_sigterm_with_open_handles(make_umdevd):
            os.open(d.type_dir("mtty-2") / "create", os.O_WRONLY)]
     try:
         d.proc.send_signal(signal.SIGTERM)
-        assert d.proc.wait(30) == 0
+        assert d.proc.wait(30) == 0, d.stderr()
     finally:
         for fd in fds:
             os.close(fd)

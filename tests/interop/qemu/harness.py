@@ -6,9 +6,10 @@
 - build_initramfs() packs BusyBox, init.sh as /init and the test's data files.
 - Vm runs the chroot's QEMU on one or more vfio-user sockets, in a private mount namespace
   (unshare) where the work directory is bind-mounted at the chroot's /mnt and proc at /proc, so
-  no mount outlives QEMU, whatever happens to this process. QEMU runs in its own process group
-  and is killed with it on close(). The guest's console is QEMU's stdio: Vm.run() sends one
-  shell command line and returns the guest's framed output (init.sh).
+  no mount outlives QEMU, whatever happens to this process. QEMU dies with unshare
+  (--kill-child), and unshare with this process (setpriv --pdeathsig) or with its process
+  group (meson's timeout kills the test's group). The guest's console is QEMU's stdio:
+  Vm.run() sends one shell command line and returns the guest's framed output (init.sh).
 
 Every wait has a deadline; a failure message carries the console tail, QEMU's stderr and exit
 status, and umdevd's stderr (when the Vm was given the daemon), so it says why it failed.
@@ -19,7 +20,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import stat
 import subprocess
 import threading
@@ -79,14 +79,12 @@ def build_initramfs(chroot, out, files):
         (stage / d).mkdir(parents=True)
     busybox = Path(chroot) / "bin/busybox"
     shutil.copy2(busybox, stage / "bin/busybox")
-    for applet in ("sh", "mount"):  # the rest: `busybox --install` is not needed, see below
-        os.symlink("busybox", stage / "bin" / applet)
     shutil.copy2(INIT, stage / "init")
     os.chmod(stage / "init", 0o755)
     os.mknod(stage / "dev/console", 0o600 | stat.S_IFCHR, os.makedev(5, 1))
     for name, data in files.items():
         (stage / "data" / name).write_bytes(data)
-    # one symlink per applet, so init.sh calls them by name
+    # one symlink per applet (sh for /init's #! line among them), so init.sh calls them by name
     applets = subprocess.run([str(busybox), "--list"], capture_output=True, text=True,
                              check=True).stdout.split()
     for a in applets:
@@ -157,17 +155,18 @@ class Vm:
 
     def start(self):
         # In a private mount namespace: bind the work directory and proc into the chroot, then
-        # chroot and exec QEMU; --kill-child takes QEMU down if unshare dies.
+        # chroot and exec QEMU; --kill-child takes QEMU down if unshare dies, and unshare dies
+        # with us.
         script = ('set -e; w=$1; r=$2; shift 2; mount --bind "$w" "$r/mnt"; '
                   'mount -t proc proc "$r/proc"; exec chroot "$r" "$@"')
-        args = ["unshare", "--mount", "--propagation", "private", "--fork",
-                "--kill-child=SIGKILL", "--", "/bin/sh", "-c", script, "sh",
+        args = ["setpriv", "--pdeathsig", "KILL", "unshare", "--mount", "--propagation",
+                "private", "--fork", "--kill-child=SIGKILL", "--", "/bin/sh", "-c", script, "sh",
                 str(self.workdir), str(self.chroot)] + self.command()
         self.argv = args
         self.t0 = time.monotonic()
         with open(self.stderr_path, "wb") as err:
             self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                         stderr=err, start_new_session=True)
+                                         stderr=err)
         threading.Thread(target=self._reader, daemon=True).start()
         self.wait_boot(1)
         return self
@@ -283,14 +282,12 @@ class Vm:
         return rc
 
     def close(self):
-        """Kill QEMU (its whole process group) if it still runs. Idempotent."""
+        """Kill QEMU if it still runs (SIGKILL to unshare, whose --kill-child kills QEMU).
+        Idempotent."""
         if self.proc is None:
             return
         if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            self.proc.kill()
             self.proc.wait()
         for f in (self.proc.stdin, self.proc.stdout):
             try:
