@@ -74,7 +74,7 @@ static int node_get_path(struct umdev_sysfs *fs, const char *path, mode_t type, 
 	return r;
 }
 
-static struct sysfs_handle *handle_new(struct sysfs_node *n)
+static struct sysfs_handle *handle_new(struct umdev_sysfs *fs, struct sysfs_node *n)
 {
 	struct sysfs_handle *h = calloc(1, sizeof(*h));
 
@@ -82,15 +82,38 @@ static struct sysfs_handle *handle_new(struct sysfs_node *n)
 		return NULL;
 	h->node = n; /* takes the caller's reference */
 	pthread_mutex_init(&h->lock, NULL);
+	pthread_mutex_lock(&fs->handles_lock);
+	umdev_list_add_tail(&fs->handles, &h->link);
+	pthread_mutex_unlock(&fs->handles_lock);
 	return h;
 }
 
-static void handle_free(struct sysfs_handle *h)
+static void handle_destroy(struct sysfs_handle *h)
 {
 	umdev__sysfs_node_put(h->node); /* pairs with the get in node_get_path() */
 	pthread_mutex_destroy(&h->lock);
 	free(h->snap);
 	free(h);
+}
+
+static void handle_free(struct umdev_sysfs *fs, struct sysfs_handle *h)
+{
+	pthread_mutex_lock(&fs->handles_lock);
+	umdev_list_del(&h->link);
+	pthread_mutex_unlock(&fs->handles_lock);
+	handle_destroy(h);
+}
+
+void umdev__sysfs_handles_fini(struct umdev_sysfs *fs)
+{
+	struct umdev_list *pos, *tmp;
+
+	pthread_mutex_lock(&fs->handles_lock);
+	umdev_list_for_each_safe(pos, tmp, &fs->handles) {
+		umdev_list_del(pos);
+		handle_destroy(umdev_list_entry(pos, struct sysfs_handle, link));
+	}
+	pthread_mutex_unlock(&fs->handles_lock);
 }
 
 /* ---- attributes and names ---- */
@@ -279,7 +302,7 @@ static int op_open(const char *path, struct fuse_file_info *fi)
 		umdev__sysfs_node_put(n);
 		return -EACCES;
 	}
-	h = handle_new(n);
+	h = handle_new(fs, n);
 	if (!h) {
 		umdev__sysfs_node_put(n);
 		return -ENOMEM;
@@ -359,7 +382,7 @@ static int op_write(const char *path, const char *buf, size_t size, off_t off,
 static int op_release(const char *path, struct fuse_file_info *fi)
 {
 	(void)path;
-	handle_free(handle_of(fi));
+	handle_free(request_fs(), handle_of(fi));
 	return 0;
 }
 
@@ -375,7 +398,7 @@ static int op_opendir(const char *path, struct fuse_file_info *fi)
 	ret = node_get_path(fs, path, S_IFDIR, -ENOTDIR, &n);
 	if (ret < 0)
 		return ret;
-	h = handle_new(n);
+	h = handle_new(fs, n);
 	if (!h) {
 		umdev__sysfs_node_put(n);
 		return -ENOMEM;
@@ -421,7 +444,7 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t o
 static int op_releasedir(const char *path, struct fuse_file_info *fi)
 {
 	(void)path;
-	handle_free(handle_of(fi));
+	handle_free(request_fs(), handle_of(fi));
 	return 0;
 }
 

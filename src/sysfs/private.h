@@ -100,6 +100,12 @@ struct umdev_sysfs {
 	pthread_rwlock_t tree_lock;
 	struct sysfs_node *root;
 	struct umdev_list parents; /* struct sysfs_parent; under tree_lock */
+	/*
+	 * handles_lock: leaf; protects the list of open handles, so that the ones the kernel never
+	 * released (open when the daemon exits) are freed at destroy. Held for one insert/delete.
+	 */
+	pthread_mutex_t handles_lock;
+	struct umdev_list handles; /* struct sysfs_handle.link */
 
 	/* mount state: used only by umdev_sysfs_mount()/umdev_sysfs_unmount() (one thread) */
 	struct fuse *fuse;
@@ -117,6 +123,7 @@ struct umdev_sysfs {
  */
 struct sysfs_handle {
 	struct sysfs_node *node; /* a reference; put in op_release() */
+	struct umdev_list link; /* in umdev_sysfs.handles; under handles_lock */
 	/*
 	 * Leaf: protects the snapshot below; held only to swap or copy it, never across a show
 	 * callback or any other call (docs/locking.md).
@@ -142,6 +149,8 @@ struct sysfs_node *umdev__sysfs_lookup(struct umdev_sysfs *fs, const char *path)
 int umdev__sysfs_tree_init(struct umdev_sysfs *fs);
 /* Free the whole tree (destroy). */
 void umdev__sysfs_tree_fini(struct umdev_sysfs *fs);
+/* Free the handles the kernel never released (the loop has ended). */
+void umdev__sysfs_handles_fini(struct umdev_sysfs *fs);
 /* The tree hooks installed into the core. */
 extern const struct umdev_tree_hooks umdev__sysfs_tree_hooks;
 

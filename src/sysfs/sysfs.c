@@ -115,6 +115,8 @@ int umdev_sysfs_create(const struct umdev_sysfs_options *opt, struct umdev_sysfs
 	fs->debug = opt->debug;
 	clock_gettime(CLOCK_REALTIME, &fs->birth);
 	umdev_list_init(&fs->parents);
+	umdev_list_init(&fs->handles);
+	pthread_mutex_init(&fs->handles_lock, NULL);
 	pthread_rwlockattr_init(&attr);
 	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	pthread_rwlock_init(&fs->tree_lock, &attr);
@@ -145,7 +147,9 @@ void umdev_sysfs_destroy(struct umdev_sysfs *fs)
 	umdev__core_set_tree_hooks(NULL, NULL);
 	if (!umdev_list_empty(&fs->parents))
 		umdev_log(UMDEV_LOG_ERR, "sysfs destroyed with parents still published, ignoring");
+	umdev__sysfs_handles_fini(fs); /* the loop has ended: no release will come for these */
 	umdev__sysfs_tree_fini(fs);
+	pthread_mutex_destroy(&fs->handles_lock);
 	pthread_cond_destroy(&fs->loop_cond);
 	pthread_mutex_destroy(&fs->loop_lock);
 	pthread_rwlock_destroy(&fs->tree_lock);
