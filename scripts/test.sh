@@ -22,8 +22,8 @@ export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
 
 # name | meson options | suites
 configs=(
-	"build|-Dwerror=true|unit tree style functional interop"
-	"build-asan|-Db_sanitize=address,undefined -Db_lundef=false|unit tree functional"
+	"build|-Dwerror=true|unit tree vfio style functional interop"
+	"build-asan|-Db_sanitize=address,undefined -Db_lundef=false|unit tree vfio functional"
 	"build-tsan|-Db_sanitize=thread|stress unit"
 )
 
