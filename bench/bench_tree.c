@@ -7,6 +7,7 @@
  *     A 1 thread on 1 parent, B 2 threads on 2 parents; ratio B/A;
  *  2. wall time to create 128 devices on 8 parents through the tree, 128 threads released at
  *     once, against one thread creating the same 128 in a row;
+ *  1 and 2 run with an empty probe and with a probe that sleeps 1 ms (a driver doing work);
  *  3. open+read+close of `available_instances` against the same on a trivial libfuse file
  *     (one 3-byte file, same mount options: timeouts 0, direct_io), both mounted here.
  *
@@ -36,9 +37,15 @@
 
 /* ---- a minimal mdev driver, as in bench_core ---- */
 
+static atomic_uint probe_us; /* the probe's sleep: 0, or a driver doing real work */
+
 static int bench_probe(struct umdev_mdev *mdev)
 {
+	unsigned int us = atomic_load_explicit(&probe_us, memory_order_relaxed);
+
 	(void)mdev;
+	if (us)
+		usleep(us);
 	return 0;
 }
 
@@ -360,16 +367,22 @@ int main(int argc, char **argv)
 	}
 	pthread_create(&tthread, NULL, trivial_loop, NULL);
 
-	a = pairs_per_s(1, seconds);
-	b = pairs_per_s(2, seconds);
-	printf("tree create+remove, A 1 thread 1 parent:   %8.0f pairs/s\n", a);
-	printf("tree create+remove, B 2 threads 2 parents: %8.0f pairs/s  ratio B/A %.2f\n", b,
-	       b / a);
-
-	ser = create_128_serial();
-	par = create_128_parallel();
-	printf("128 creates on 8 parents: serial %.1f ms, 128 threads %.1f ms, ratio %.2f\n",
-	       ser * 1e3, par * 1e3, ser / par);
+	for (unsigned int us = 0; us <= 1000; us += 1000) {
+		atomic_store(&probe_us, us);
+		printf("probe sleeping %u us:\n", us);
+		a = pairs_per_s(1, seconds);
+		b = pairs_per_s(2, seconds);
+		printf("  tree create+remove, A 1 thread 1 parent:   %8.0f pairs/s\n", a);
+		printf(
+		    "  tree create+remove, B 2 threads 2 parents: %8.0f pairs/s  ratio B/A %.2f\n",
+		    b, b / a);
+		ser = create_128_serial();
+		par = create_128_parallel();
+		printf("  128 creates on 8 parents: one thread %.1f ms, 128 threads %.1f ms, "
+		       "ratio %.2f\n",
+		       ser * 1e3, par * 1e3, ser / par);
+	}
+	atomic_store(&probe_us, 0);
 
 	snprintf(avail, sizeof(avail),
 		 "%s/sys/class/mdev_bus/b0/mdev_supported_types/bench-a/available_instances", root);
