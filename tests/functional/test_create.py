@@ -163,3 +163,7 @@ def test_M33_failed_create_leaves_uuid_free(umdevd):
     umdevd.remove(umdevd.devices()[0])
     umdevd.create(U1, "mtty-2")
     assert U1 in umdevd.devices()
+
+# Spec items proved by the tests of this file (their names start with the item):
+#   M-14, M-15, M-16, M-17, M-18, M-19, M-20, M-21, M-22, M-23, M-24, M-25, M-26, M-33,
+#   T-3, T-4, T-11

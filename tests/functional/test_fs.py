@@ -116,3 +116,6 @@ def test_M68_open_handle_keeps_its_snapshot_until_offset_0(umdevd):
         assert os.pread(fd, 10, 0) == b"11\n"  # a read at offset 0 regenerates
     finally:
         os.close(fd)
+
+# Spec items proved by the tests of this file (their names start with the item):
+#   M-34, M-65, M-66, M-67, M-68

@@ -751,3 +751,8 @@ def test_mtty_backend_option_sets_the_default(make_umdevd):
     assert (d.dev_dir(u) / "mtty/port0_pty").read_bytes() == b""
     d.stop()
     d.check_output()
+
+# Spec items proved by the tests of this file (their names start with the item):
+#   T-8, T-9, T-10, T-11, T-12, T-13, T-15, T-16, T-17, T-18, T-19, T-20, T-21, T-22, T-23,
+#   T-25, T-29, T-33, T-50, T-51, T-52, T-53, T-54, T-55, T-58, T-59, T-60, T-62, T-63,
+#   T-64, T-65, T-66, T-67, T-70, T-71, T-72, T-73

@@ -114,3 +114,6 @@ def test_M45_uuid_reusable_on_other_type_after_remove(umdevd):
     umdevd.remove(U1)
     umdevd.create(U1, "mtty-1")
     assert os.path.basename(os.path.realpath(umdevd.dev_dir(U1) / "mdev_type")) == "mtty-1"
+
+# Spec items proved by the tests of this file (their names start with the item):
+#   M-35, M-36, M-37, M-39, M-45, T-5

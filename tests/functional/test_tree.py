@@ -76,3 +76,6 @@ def test_static_skeleton_exists_when_mounted(umdevd):
         assert umdevd.path(d).is_dir(), d
     assert os.listdir(umdevd.path("bus/mdev/devices")) == []
     assert umdevd.path("bus/mdev/drivers/mtty").is_dir()
+
+# Spec items proved by the tests of this file (their names start with the item):
+#   M-1, M-2, M-3, M-4, M-5, M-6, M-7, M-12, T-1, T-2

@@ -58,3 +58,6 @@ def test_M49_each_device_has_its_own_group(umdevd):
     groups = {os.path.basename(os.path.realpath(umdevd.dev_dir(u) / "iommu_group"))
               for u in uuids}
     assert len(groups) == 4
+
+# Spec items proved by the tests of this file (their names start with the item):
+#   M-46, M-48, M-49

@@ -182,3 +182,6 @@ def test_M70_M72_many_devices_round_trip(env, n):
         env.mdevctl("stop", "-u", u, check=True)
     assert env.d.devices() == []
     assert (env.d.available("mtty-1"), env.d.available("mtty-2")) == (24, 12)
+
+# Spec items proved by the tests of this file (their names start with the item):
+#   M-69, M-70, M-71, M-72, M-73, M-74

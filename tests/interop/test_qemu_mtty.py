@@ -383,3 +383,6 @@ def test_T76_mtty1_guest_binds_one_port_with_shared_memfd_ram(tmp_path, chroot):
     finally:
         c.close()
         c.d.kill()
+
+# Spec items proved by the tests of this file (their names start with the item):
+#   T-53, T-59, T-64, T-65, T-68, T-70, T-76, T-77, T-78

@@ -488,3 +488,9 @@ int main(void)
 
 	return cmocka_run_group_tests(tests, fx_group_setup, fx_group_teardown);
 }
+
+/*
+ * Spec items proved by the tests of this file (their names start with the item):
+ *   M-14, M-15, M-16, M-17, M-18, M-19, M-20, M-21, M-22, M-23, M-24, M-25, M-27, M-28,
+ *   M-29, M-30, M-31, M-32, M-33, M-34
+ */

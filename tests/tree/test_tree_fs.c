@@ -370,3 +370,8 @@ int main(void)
 
 	return cmocka_run_group_tests(tests, fx_group_setup, fx_group_teardown);
 }
+
+/*
+ * Spec items proved by the tests of this file (their names start with the item):
+ *   M-62, M-65, M-66, M-67, M-68, M-78, M-79, M-80, M-81
+ */

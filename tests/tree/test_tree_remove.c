@@ -441,3 +441,9 @@ int main(void)
 
 	return cmocka_run_group_tests(tests, fx_group_setup, fx_group_teardown);
 }
+
+/*
+ * Spec items proved by the tests of this file (their names start with the item):
+ *   M-35, M-36, M-37, M-38, M-39, M-40, M-41, M-42, M-43, M-44, M-45, M-46, M-47, M-48,
+ *   M-49
+ */

@@ -401,3 +401,8 @@ int main(void)
 
 	return cmocka_run_group_tests(tests, fx_group_setup, fx_group_teardown);
 }
+
+/*
+ * Spec items proved by the tests of this file (their names start with the item):
+ *   M-1, M-2, M-3, M-4, M-5, M-6, M-7, M-8, M-9, M-10, M-11, M-12, M-13
+ */

@@ -636,3 +636,8 @@ int main(void)
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
+
+/*
+ * Spec items proved by the tests of this file (their names start with the item):
+ *   M-20, M-21, M-27, M-28, M-29, M-30, M-31, M-32, M-42, M-46, M-49, M-51, M-54, M-78
+ */

@@ -501,3 +501,8 @@ int main(void)
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
+
+/*
+ * Spec items proved by the tests of this file (their names start with the item):
+ *   M-10, M-11, M-58, M-59, M-62, M-63, M-80
+ */

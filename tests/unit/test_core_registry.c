@@ -206,3 +206,8 @@ int main(void)
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
+
+/*
+ * Spec items proved by the tests of this file (their names start with the item):
+ *   M-5, M-6, M-7, M-9, M-13, M-79
+ */

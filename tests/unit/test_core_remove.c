@@ -267,3 +267,8 @@ int main(void)
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
+
+/*
+ * Spec items proved by the tests of this file (their names start with the item):
+ *   M-38, M-39, M-40, M-44, M-45, M-52
+ */

@@ -802,3 +802,10 @@ int main(void)
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
+
+/*
+ * Spec items proved by the tests of this file (their names start with the item):
+ *   T-12, T-13, T-15, T-16, T-17, T-18, T-19, T-20, T-21, T-22, T-23, T-24, T-25, T-26,
+ *   T-27, T-28, T-29, T-36, T-37, T-38, T-44, T-49, T-50, T-51, T-52, T-53, T-54, T-55,
+ *   T-56, T-58, T-68, T-71, T-73, T-74, T-75
+ */

@@ -1286,3 +1286,10 @@ int main(void)
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
+
+/*
+ * Spec items proved by the tests of this file (their names start with the item):
+ *   T-15, T-29, T-30, T-31, T-32, T-33, T-34, T-35, T-36, T-37, T-38, T-39, T-40, T-41,
+ *   T-42, T-43, T-44, T-45, T-46, T-47, T-48, T-49, T-58, T-60, T-61, T-62, T-63, T-65,
+ *   T-66, T-67, T-68, T-75, T-79, T-80
+ */

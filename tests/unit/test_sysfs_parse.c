@@ -196,3 +196,8 @@ int main(void)
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
+
+/*
+ * Spec items proved by the tests of this file (their names start with the item):
+ *   M-14, M-15, M-16, M-17, M-18, M-19, M-36, M-37
+ */

@@ -237,3 +237,8 @@ int main(void)
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
+
+/*
+ * Spec items proved by the tests of this file (their names start with the item):
+ *   V-62, V-66, V-67, V-68, V-69, V-70
+ */

@@ -429,3 +429,9 @@ int main(void)
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
+
+/*
+ * Spec items proved by the tests of this file (their names start with the item):
+ *   M-29, V-20, V-21, V-23, V-24, V-29, V-30, V-32, V-33, V-36, V-38, V-42, V-44, V-48,
+ *   V-49, V-52, V-56, V-60, V-63, V-65, V-71, V-72, V-73, V-75, V-77
+ */
