@@ -170,6 +170,23 @@ def test_M74_define_by_parent_and_type_then_start(env):
     assert env.d.devices() == []
 
 
+def test_T14_defined_attr_backend_loopback_applied_at_start(env):
+    """mtty.md T-14, §4.2: mdevctl writes a defined device's attributes right after creating it."""
+    env.mdevctl("define", "-u", U1, "-p", "mtty", "-t", "mtty-2", check=True)
+    env.mdevctl("modify", "-u", U1, "--addattr=mtty/backend", "--value=loopback", check=True)
+    conf = json.loads((env.config / "mtty" / U1).read_text())
+    assert conf["attrs"] == [{"mtty/backend": "loopback"}]  # persisted in the definition
+    assert env.d.devices() == []
+    env.mdevctl("start", "-u", U1, check=True)
+    assert env.d.devices() == [U1]
+    dev = env.d.dev_dir(U1)
+    assert (dev / "mtty/backend").read_text() == "loopback\n"  # not the default pty
+    assert (dev / "mtty/port0_pty").read_text() == ""  # loopback: no pty
+    env.mdevctl("stop", "-u", U1, check=True)
+    env.mdevctl("undefine", "-u", U1, check=True)
+    assert env.d.devices() == []
+
+
 @pytest.mark.parametrize("n", [6])
 def test_M70_M72_many_devices_round_trip(env, n):
     uuids = sorted(str(uuid.uuid4()) for _ in range(n))
@@ -184,4 +201,4 @@ def test_M70_M72_many_devices_round_trip(env, n):
     assert (env.d.available("mtty-1"), env.d.available("mtty-2")) == (24, 12)
 
 # Spec items proved by the tests of this file (their names start with the item):
-#   M-69, M-70, M-71, M-72, M-73, M-74
+#   M-69, M-70, M-71, M-72, M-73, M-74, T-14

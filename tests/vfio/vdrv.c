@@ -7,6 +7,7 @@
 #include "vdrv.h"
 
 int vdrv_fail_probe;
+atomic_uint vdrv_removes, vdrv_removes_with_session;
 
 static ssize_t vdrv_region_read(struct umdev_mdev *mdev, unsigned int index, uint64_t offset,
 				void *buf, size_t count)
@@ -127,8 +128,13 @@ static int vdrv_probe(struct umdev_mdev *mdev)
 
 static void vdrv_remove(struct umdev_mdev *mdev)
 {
+	struct vdrv_dev *d = umdev_mdev_get_drvdata(mdev);
+
+	if (atomic_load(&d->opens) != atomic_load(&d->closes))
+		atomic_fetch_add(&vdrv_removes_with_session, 1); /* recorded at entry (M-61) */
+	atomic_fetch_add(&vdrv_removes, 1);
 	umdev_pci_fini(mdev); /* after R4: nothing left to do */
-	free(umdev_mdev_get_drvdata(mdev));
+	free(d);
 }
 
 static struct umdev_driver vdrv_driver = {
@@ -149,6 +155,8 @@ int vdrv_register(void)
 
 	if (ret < 0)
 		return ret;
+	atomic_store(&vdrv_removes, 0);
+	atomic_store(&vdrv_removes_with_session, 0);
 	memset(&vdrv_parent, 0, sizeof(vdrv_parent));
 	vdrv_type.core = NULL;
 	ret = umdev_register_parent(&vdrv_parent, "vdrv0", NULL, &vdrv_driver, vdrv_types, 1);

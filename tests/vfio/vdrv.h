@@ -25,6 +25,11 @@ struct vdrv_dev {
 
 /* Non-zero: probe fails with this errno after its PCI declarations (then umdev_pci_fini()). */
 extern int vdrv_fail_probe;
+/*
+ * Calls of remove since vdrv_register(), and how many of them found, at their entry, a session
+ * still open on their device (open_device ran and close_device did not yet: M-61).
+ */
+extern atomic_uint vdrv_removes, vdrv_removes_with_session;
 
 /* Register the driver and parent "vdrv0" with type "a". Return: 0 or -errno. */
 int vdrv_register(void);
