@@ -22,7 +22,7 @@ export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
 
 # name | meson options | suites
 configs=(
-	"build|-Dwerror=true|unit tree vfio style functional interop"
+	"build|-Dwerror=true|unit tree vfio style functional interop unit@valgrind vfio@valgrind"
 	"build-asan|-Db_sanitize=address,undefined -Db_lundef=false|unit tree vfio functional"
 	"build-tsan|-Db_sanitize=thread|stress unit"
 )
@@ -79,14 +79,20 @@ for entry in "${configs[@]}"; do
 		continue
 	fi
 	for suite in $suites; do
+		# SUITE@SETUP: the suite under a meson test setup (valgrind: plain builds only)
+		setup_args=()
+		if [[ $suite == *@* ]]; then
+			setup_args=(--setup "${suite#*@}")
+			suite=${suite%@*}
+		fi
 		if ! meson test -C "$dir" --no-rebuild --list --suite "$suite" >/dev/null 2>&1; then
 			echo "=== $dir: suite '$suite' has no tests, skipped"
 			continue
 		fi
-		echo "=== $dir: suite '$suite'"
-		log=testlog-$suite
+		echo "=== $dir: suite '$suite' ${setup_args[*]}"
+		log=testlog-$suite${setup_args[1]:+-${setup_args[1]}}
 		rm -f "$dir/meson-logs/$log.json"
-		"${norandom[@]}" meson test -C "$dir" --no-rebuild --suite "$suite" --logbase "$log" \
+		"${norandom[@]}" meson test -C "$dir" --no-rebuild --suite "$suite" "${setup_args[@]}" --logbase "$log" \
 			--print-errorlogs
 		if [[ -f $dir/meson-logs/$log.json ]]; then
 			count "$dir/meson-logs/$log.json"

@@ -438,7 +438,7 @@ static void test_T29_T73_T74_power_on_registers_and_widths(void **state)
 {
 	struct fx *f = *state;
 	static const uint8_t want[8] = {0, 0x00, 0x01, 0x00, 0x00, 0x60, 0xB0, 0x00};
-	uint8_t b[4];
+	uint8_t b[4] = {0};
 
 	fx_create(f, 2, "loopback");
 	for (unsigned int port = 0; port < 2; port++)
