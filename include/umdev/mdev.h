@@ -79,10 +79,14 @@ struct umdev_attr {
  * struct umdev_attr_group - device attributes, optionally in a subdirectory.
  * @name: subdirectory of the mdev directory, or NULL for the mdev directory itself.
  * @attrs: NULL-terminated array.
+ * @is_visible: optional (kernel: attribute_group.is_visible). Called once per attribute when
+ *	the mdev's nodes are built (create step C8, after probe succeeded, no core lock held);
+ *	false leaves that attribute out of this mdev's directory. NULL: every attribute exists.
  */
 struct umdev_attr_group {
 	const char *name;
 	const struct umdev_attr *const *attrs;
+	bool (*is_visible)(struct umdev_mdev *mdev, const struct umdev_attr *attr);
 };
 
 /**

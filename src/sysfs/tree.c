@@ -656,6 +656,8 @@ static int dev_groups_add(struct sysfs_node *dev, struct umdev_mdev *mdev)
 			const struct umdev_attr *a = grp->attrs[i];
 			struct sysfs_node *n;
 
+			if (grp->is_visible && !grp->is_visible(mdev, a))
+				continue; /* absent for this mdev (the kernel's is_visible) */
 			if (!a->name || strchr(a->name, '/') ||
 			    dir_find(dir, a->name, strlen(a->name)))
 				return -EEXIST;

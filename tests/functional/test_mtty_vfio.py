@@ -194,8 +194,6 @@ def test_T8_T9_pty_paths_and_symlinks(umdevd):
     assert (umdevd.rundir / "mtty" / u).stat().st_mode & 0o777 == 0o755
 
 
-@pytest.mark.xfail(strict=True, reason="needs per-device attribute visibility in "
-                   "struct umdev_attr_group (is_visible), not in the public API yet")
 def test_T8_mtty1_has_only_port0_pty(umdevd):
     u = str(uuid.uuid4())
     umdevd.create(u, "mtty-1")
