@@ -90,12 +90,14 @@ for entry in "${configs[@]}"; do
 			continue
 		fi
 		echo "=== $dir: suite '$suite' ${setup_args[*]}"
-		log=testlog-$suite${setup_args[1]:+-${setup_args[1]}}
-		rm -f "$dir/meson-logs/$log.json"
+		log=testlog-$suite
+		# meson adds the setup's name to the log base
+		json=$dir/meson-logs/$log${setup_args[1]:+-${setup_args[1]}}.json
+		rm -f "$json"
 		"${norandom[@]}" meson test -C "$dir" --no-rebuild --suite "$suite" "${setup_args[@]}" --logbase "$log" \
 			--print-errorlogs
-		if [[ -f $dir/meson-logs/$log.json ]]; then
-			count "$dir/meson-logs/$log.json"
+		if [[ -f $json ]]; then
+			count "$json"
 		else
 			echo "=== $dir: suite '$suite' left no test log"
 			failed=$((failed + 1))
