@@ -15,7 +15,11 @@
  *      request and writes a reply of the same size, through the same client code), and the
  *      ratio of each vfio-user figure to it;
  *   3. the config-read round trip with 1, 8 and 64 devices served at once, each by its own
- *      client thread, for the same wall time: p50, p99 and round trips per second in total.
+ *      client thread, for the same wall time: p50, p99 and round trips per second in total;
+ *   4. the GET_INFO round trip (32-byte request, 32-byte reply), p50 and p99, of a client of
+ *      vfio1, first with vfio0 idle, then while a client of vfio0 floods it as in V-80: pipelined
+ * 1-byte config REGION_WRITEs whose replies it never reads, until its send() would block (the
+ * server stopped reading it, C2); the flood stays in place while vfio1 is measured (V-86).
  *
  * 64 devices need three mtty parents (24 ports each, mtty.md §3): they are mtty-1 devices on
  * parents bench0..bench2.
@@ -29,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -41,7 +46,9 @@
 
 /* vfio-user.md §6.1, §8.1 */
 #define CMD_VERSION 1
+#define CMD_GET_INFO 4
 #define CMD_REGION_READ 9
+#define CMD_REGION_WRITE 10
 #define REGION_BAR0 0
 #define REGION_CONFIG 7
 #define MAX_DEVICES 64
@@ -402,6 +409,65 @@ static void server_stop(void)
 	rmdir(rundir); /* the vfio module removed its directories' contents */
 }
 
+/* ---- GET_INFO beside a flooded device (V-80, V-86) ---- */
+
+/*
+ * Flood @fd with pipelined 1-byte config REGION_WRITEs (offset 0, read-only Vendor ID) and read
+ * no reply, until send() has blocked for 500 ms. Return: messages sent.
+ */
+static unsigned long flood_writes(int fd)
+{
+	unsigned long sent = 0;
+	uint8_t m[33] = {0};
+	struct msg_hdr *h = (struct msg_hdr *)m;
+	struct region_access *ra = (struct region_access *)(m + sizeof(*h));
+
+	h->command = CMD_REGION_WRITE;
+	h->size = sizeof(m);
+	ra->region = REGION_CONFIG;
+	ra->count = 1;
+	for (;;) {
+		struct timeval tv = {.tv_usec = 500000};
+		ssize_t r;
+
+		if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)))
+			die("SO_SNDTIMEO", errno);
+		h->msg_id = (uint16_t)sent;
+		r = send(fd, m, sizeof(m), MSG_NOSIGNAL);
+		if (r == (ssize_t)sizeof(m)) {
+			sent++;
+			continue;
+		}
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return sent; /* may leave a partial message: the stream is abandoned anyway
+				      */
+		if (r < 0 && errno == EINTR)
+			continue;
+		die("flood send", r < 0 ? errno : EPROTO);
+	}
+}
+
+/* GET_INFO round trips on vfio1: *ret_idle before vfio0 is flooded, the result while it is. */
+static struct figures get_info_while_flooded(size_t n, uint64_t *ns, struct figures *ret_idle,
+					     unsigned long *ret_sent)
+{
+	int a = client_open(sockets[0]), b = client_open(sockets[1]);
+	struct read_req req; /* GET_INFO: header + argsz 16, flags, num_regions, num_irqs */
+	uint32_t argsz = 16;
+	struct figures f;
+
+	memset(&req, 0, sizeof(req));
+	req.hdr.command = CMD_GET_INFO;
+	req.hdr.size = sizeof(req);
+	memcpy(&req.ra, &argsz, sizeof(argsz));
+	*ret_idle = measure(b, &req, n, ns);
+	*ret_sent = flood_writes(a);
+	f = measure(b, &req, n, ns);
+	close(b);
+	close(a);
+	return f;
+}
+
 /* ---- many devices at once ---- */
 
 struct client {
@@ -485,7 +551,8 @@ int main(int argc, char **argv)
 {
 	size_t n = argc > 1 ? strtoul(argv[1], NULL, 10) : 50000;
 	double seconds = argc > 2 ? strtod(argv[2], NULL) : 3.0;
-	struct figures cfg, bar, bare36, bare33;
+	struct figures cfg, bar, bare36, bare33, idle, flooded;
+	unsigned long sent;
 	struct read_req req;
 	uint64_t *ns;
 	int fd;
@@ -526,6 +593,13 @@ int main(int argc, char **argv)
 	scale_point(1, seconds);
 	scale_point(8, seconds);
 	scale_point(64, seconds);
+
+	flooded = get_info_while_flooded(n, ns, &idle, &sent);
+	printf("GET_INFO round trip (32 -> 32 bytes) on vfio1, %zu round trips each:\n", n);
+	printf("  %-34s p50 %7.1f us  p99 %7.1f us\n", "vfio0 idle:", idle.p50_us, idle.p99_us);
+	printf("  %-34s p50 %7.1f us  p99 %7.1f us\n", "vfio0 flooded (V-80):", flooded.p50_us,
+	       flooded.p99_us);
+	printf("  (flood: %lu pipelined REGION_WRITEs sent, replies never read)\n", sent);
 
 	server_stop();
 	free(ns);

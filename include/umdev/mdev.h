@@ -359,6 +359,30 @@ void umdev_pci_fini(struct umdev_mdev *mdev);
 int umdev_pci_set_bar(struct umdev_mdev *mdev, unsigned int bar, uint64_t size, unsigned int flags);
 
 /**
+ * umdev_pci_region_mmap() - make part of BAR @index of @mdev mmap-able by the client: one
+ * sparse-mmap area backed by @fd (vfio-user.md §8.5).
+ * @mdev: the mdev being probed, after umdev_pci_set_bar() declared memory BAR @index.
+ * @index: 0-5, a memory BAR (not UMDEV_PCI_BAR_IO).
+ * @fd: a shareable fd (e.g. a memfd) mapping the whole region: region offset X is file offset X
+ *	(the REGION_INFO offset is 0). Borrowed: umdev keeps its own dup (F_DUPFD_CLOEXEC), closed
+ *	when remove step R4 (or a failed create) frees the vfio device; the caller keeps and may
+ *	close @fd at once. -1 removes the area.
+ * @offset: start of the area in the region; a multiple of 4096.
+ * @size: bytes; a multiple of 4096, non-zero, @offset + @size <= the BAR size.
+ *
+ * REGION_INFO on @index then reports MMAP, and a complete reply (argsz >= 64) carries CAPS, the
+ * sparse-mmap capability at cap_offset 32 listing the area, and one dup of the fd. A client with
+ * max_msg_fds 0 sees no MMAP. Accesses through REGION_READ/WRITE still go to the driver's
+ * callbacks; keeping the fd's contents and those callbacks coherent is the driver's business.
+ * A second call replaces the area.
+ *
+ * Return: 0; -EINVAL bad arguments, not a declared memory BAR or no umdev_pci_init(); -EBUSY
+ * after C7; -EMFILE etc. from dup.
+ */
+int umdev_pci_region_mmap(struct umdev_mdev *mdev, unsigned int index, int fd, uint64_t offset,
+			  uint64_t size);
+
+/**
  * umdev_pci_set_intx() - give @mdev an interrupt pin (INTA#, config 0x3D = 1) and so an INTx
  * irq with count 1 (§8.7), or remove it (@enable false).
  *

@@ -167,6 +167,13 @@ struct umdev__dma_req {
 
 /* ---- the vfio device (vfio.c) ---- */
 
+/* A BAR's sparse-mmap area (umdev_pci_region_mmap(), vfio-user.md §8.5). */
+struct umdev__vfio_mmap {
+	int fd; /* umdev's dup of the driver's fd, closed by device_free(); -1: none */
+	uint64_t offset; /* area within the region == offset within fd */
+	uint64_t size; /* bytes; 0: none */
+};
+
 enum umdev__vfio_state {
 	VFIO_DEV_DECLARED, /* umdev_pci_init() ran in probe; C7 not yet */
 	VFIO_DEV_LIVE, /* C7..R4 */
@@ -186,6 +193,7 @@ struct umdev__vfio_device {
 	pthread_mutex_t lock;
 	enum umdev__vfio_state state;
 	struct umdev__pci pci;
+	struct umdev__vfio_mmap mmap[6]; /* umdev_pci_region_mmap(), per BAR */
 	struct umdev__irq irq;
 	struct umdev__dma dma;
 	bool session_open; /* a session is in SESSION state: irq/dma state belongs to it */

@@ -7,6 +7,7 @@
  * where the reply header is written (server.c).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,12 @@ static uint32_t le32(const uint8_t *p)
 static uint64_t le64(const uint8_t *p)
 {
 	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
 }
 
 static void put32(uint8_t *p, uint32_t v)
@@ -435,29 +442,65 @@ static int handle_get_info(struct umdev__vfio_msg *msg, struct umdev__vfio_reply
 	return 0;
 }
 
-static int handle_region_info(struct umdev__vfio_device *dev, struct umdev__vfio_msg *msg,
+static int handle_region_info(struct umdev__vfio_session *s, struct umdev__vfio_msg *msg,
 			      struct umdev__vfio_reply *reply)
 {
-	uint32_t index, flags;
+	struct umdev__vfio_device *dev = s->dev;
+	struct umdev__vfio_mmap area = {.fd = -1};
+	uint32_t index, flags, argsz, full = 32;
 	uint64_t size;
-	int ret;
+	int ret, fd = -1;
 
 	if (msg->len < 32 || le32(msg->payload) < 32 || msg->nr_fds_total)
 		return -EINVAL;
+	argsz = le32(msg->payload);
 	index = le32(msg->payload + 8);
 	if (index >= VFIO_USER_NUM_REGIONS)
 		return -EINVAL;
 	pthread_mutex_lock(&dev->lock);
 	size = umdev__pci_region_size(&dev->pci, index);
 	flags = umdev__pci_region_flags(&dev->pci, index);
+	/* §8.5 fd rule: MMAP only with a driver fd and a client accepting fds */
+	if (index < 6 && dev->mmap[index].fd >= 0 && s->caps.max_msg_fds > 0 &&
+	    dev->mmap[index].offset + dev->mmap[index].size <= size)
+		area = dev->mmap[index];
+	if (area.fd >= 0) {
+		flags |= VFIO_REGION_INFO_FLAG_MMAP; /* a region property: even when truncated */
+		full = 32 + 16 + 16; /* header, one sparse area */
+		if (argsz >= full) {
+			fd = fcntl(area.fd, F_DUPFD_CLOEXEC, 0);
+			if (fd < 0) {
+				ret = -errno;
+				pthread_mutex_unlock(&dev->lock);
+				return ret;
+			}
+		}
+	}
 	pthread_mutex_unlock(&dev->lock);
-	ret = reply_alloc(reply, 32);
-	if (ret < 0)
+	ret = reply_alloc(reply, argsz >= full ? full : 32);
+	if (ret < 0) {
+		if (fd >= 0)
+			close(fd);
 		return ret;
-	put32(reply->payload, 32);
-	put32(reply->payload + 4, flags);
+	}
+	put32(reply->payload, full);
 	put32(reply->payload + 8, index);
-	put64(reply->payload + 16, size); /* cap_offset 0, offset 0: no mmap areas yet */
+	put64(reply->payload + 16, size); /* offset @24: 0, the fd maps the region from 0 */
+	if (fd >= 0) {
+		/* the complete reply: CAPS, the sparse-mmap capability and the region's fd */
+		flags |= VFIO_REGION_INFO_FLAG_CAPS;
+		put32(reply->payload + 12, 32);
+		put16(reply->payload + 32, VFIO_REGION_INFO_CAP_SPARSE_MMAP);
+		put16(reply->payload + 34, 1); /* version */
+		put32(reply->payload + 36, 0); /* next: end of chain */
+		put32(reply->payload + 40, 1); /* nr_areas */
+		put64(reply->payload + 48, area.offset);
+		put64(reply->payload + 56, area.size);
+		reply->fds[0] = fd;
+		reply->nr_fds = 1;
+	}
+	/* truncated (argsz < full): 32 bytes, CAPS clear, cap_offset 0, no fd */
+	put32(reply->payload + 4, flags);
 	return 0;
 }
 
@@ -727,7 +770,7 @@ int umdev__vfio_handle(struct umdev__vfio_session *s, struct umdev__vfio_msg *ms
 			ret = handle_get_info(msg, reply);
 			break;
 		case VFIO_USER_DEVICE_GET_REGION_INFO:
-			ret = handle_region_info(dev, msg, reply);
+			ret = handle_region_info(s, msg, reply);
 			break;
 		case VFIO_USER_DEVICE_GET_REGION_IO_FDS:
 			ret = handle_region_io_fds(dev, msg, reply);

@@ -123,6 +123,8 @@ static struct umdev__vfio_device *device_new(struct umdev_mdev *mdev)
 	umdev_list_init(&dev->dma_reqs);
 	dev->dma_xfer_max = VFIO_USER_MAX_DATA_XFER;
 	umdev__irq_init(&dev->irq);
+	for (unsigned int i = 0; i < 6; i++)
+		dev->mmap[i].fd = -1;
 	dev->listen_fd = -1;
 	dev->wake_fd = -1;
 	umdev_list_init(&dev->node);
@@ -131,6 +133,9 @@ static struct umdev__vfio_device *device_new(struct umdev_mdev *mdev)
 
 static void device_free(struct umdev__vfio_device *dev)
 {
+	for (unsigned int i = 0; i < 6; i++)
+		if (dev->mmap[i].fd >= 0)
+			close(dev->mmap[i].fd);
 	free(dev->dma.maps);
 	pthread_cond_destroy(&dev->dma_cond);
 	pthread_mutex_destroy(&dev->lock);
@@ -231,6 +236,44 @@ int umdev_pci_set_bar(struct umdev_mdev *mdev, unsigned int bar, uint64_t size, 
 		return ret;
 	ret = umdev__pci_set_bar(&dev->pci, bar, size, flags);
 	pthread_mutex_unlock(&dev->lock);
+	return ret;
+}
+
+int umdev_pci_region_mmap(struct umdev_mdev *mdev, unsigned int index, int fd, uint64_t offset,
+			  uint64_t size)
+{
+	struct umdev__vfio_device *dev;
+	int ret, nfd = -1;
+
+	if (index >= 6)
+		return -EINVAL;
+	if (fd >= 0) {
+		if (!size || (offset | size) % VFIO_USER_PGSIZE || offset + size < offset)
+			return -EINVAL;
+		nfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+		if (nfd < 0)
+			return -errno;
+	}
+	dev = lock_declared(mdev, false, &ret);
+	if (!dev)
+		goto out;
+	ret = -EINVAL;
+	if (fd >= 0 && (!dev->pci.initialised || (dev->pci.bar[index].flags & UMDEV_PCI_BAR_IO) ||
+			offset + size > dev->pci.bar[index].size)) {
+		pthread_mutex_unlock(&dev->lock);
+		goto out;
+	}
+	if (dev->mmap[index].fd >= 0)
+		close(dev->mmap[index].fd);
+	dev->mmap[index] = (struct umdev__vfio_mmap){.fd = nfd, .offset = offset, .size = size};
+	if (nfd < 0)
+		dev->mmap[index].size = 0;
+	nfd = -1;
+	ret = 0;
+	pthread_mutex_unlock(&dev->lock);
+out:
+	if (nfd >= 0)
+		close(nfd);
 	return ret;
 }
 

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <cmocka.h>
 
+#include "device.h"
 #include "hooks.h"
 #include "mtty.h"
 #include "vclient.h"
@@ -769,6 +770,237 @@ static void test_T75_random_accesses_then_reset(void **state)
 			assert_int_equal(reg(f, port, off), want[off]);
 }
 
+/* ---- T-7: a failing pty step leaves nothing behind ---- */
+
+static const char *available(struct fx *f, unsigned int type)
+{
+	static char buf[2][32];
+	ssize_t n = umdev__type_show_available(f->types[type], buf[type], sizeof(buf[type]));
+
+	assert_true(n > 0 && (size_t)n < sizeof(buf[type]));
+	buf[type][n] = '\0';
+	return buf[type];
+}
+
+static unsigned int dir_entries(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	unsigned int n = 0;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			n++;
+	closedir(d);
+	return n;
+}
+
+static void test_T7_pty_step_failure_leaves_nothing(void **state)
+{
+	struct fx *f = *state;
+	static const int errs[5] = {0, EMFILE, EIO, EACCES, ENOSPC};
+	char path[160];
+	struct stat st;
+
+	for (unsigned int step = 1; step <= 4; step++) {
+		for (unsigned int type = 0; type < 2; type++) {
+			uuid_generate(f->u);
+			uuid_unparse_lower(f->u, f->uuid_str);
+			mtty_inject_pty_failure(step, errs[step]);
+			assert_int_equal(umdev__type_create(f->types[type], &f->u), -errs[step]);
+			mtty_inject_pty_failure(0, 0);
+			assert_string_equal(available(f, 0), "24\n");
+			assert_string_equal(available(f, 1), "12\n");
+			assert_null(umdev_mdev_get(&f->u)); /* the tree: no such mdev */
+			snprintf(path, sizeof(path), "%s/mtty/%s", f->rundir, f->uuid_str);
+			assert_int_equal(stat(path, &st), -1);
+			assert_int_equal(errno, ENOENT);
+			snprintf(path, sizeof(path), "%s/mtty", f->rundir);
+			assert_int_equal(dir_entries(path), 0);
+			snprintf(path, sizeof(path), "%s/vfio/devices", f->rundir);
+			assert_int_equal(dir_entries(path), 0);
+		}
+	}
+	/* the vfio index was not held: the next device gets the first one */
+	fx_create(f, 2, NULL);
+	assert_int_equal(umdev_mdev_vfio_index(f->mdev), 0);
+	assert_string_equal(available(f, 1), "11\n");
+}
+
+/* ---- T-79, T-80: save and restore (mtty.md §9) ---- */
+
+#define IMAGE_MAX (280 + 32 * 2)
+
+struct snapshot {
+	uint8_t cfg[256];
+	uint8_t regs[2][10]; /* offsets 1-7, then DLL, DLM, LCR */
+};
+
+/* What a guest reads, RBR excepted; reading MSR, LSR, IIR may clear state. */
+static void snapshot(struct fx *f, unsigned int nr_ports, struct snapshot *s)
+{
+	memset(s, 0, sizeof(*s));
+	assert_int_equal(vc_region_read(f->fd, CONFIG, 0, 256, s->cfg), 0);
+	for (unsigned int p = 0; p < nr_ports; p++) {
+		uint8_t lcr = reg(f, p, LCR);
+
+		for (unsigned int off = 1; off < 8; off++)
+			s->regs[p][off - 1] = reg(f, p, off);
+		set_reg(f, p, LCR, (uint8_t)(lcr | 0x80));
+		s->regs[p][7] = reg(f, p, DLL);
+		s->regs[p][8] = reg(f, p, DLM);
+		set_reg(f, p, LCR, lcr);
+		s->regs[p][9] = lcr;
+	}
+}
+
+static ssize_t dev_save(struct umdev_mdev *mdev, uint8_t *img)
+{
+	return mtty_vfio_ops.save(mdev, img, IMAGE_MAX);
+}
+
+/* Non-default registers, config and 3 RX bytes on port 0 of a loopback device. */
+static void make_state(struct fx *f, uint8_t scr)
+{
+	set_reg(f, 0, LCR, 0x80);
+	set_reg(f, 0, DLL, 0x0C);
+	set_reg(f, 0, DLM, 0x01);
+	set_reg(f, 0, LCR, 0x1B);
+	set_reg(f, 0, FCR, 0xC1);
+	set_reg(f, 0, IER, 0x05);
+	set_reg(f, 0, MCR, 0x03);
+	set_reg(f, 0, SCR, scr);
+	set_reg(f, 0, THR, 'x');
+	set_reg(f, 0, THR, 'y');
+	set_reg(f, 0, THR, 'z');
+	set_reg(f, 1, LCR, 0x07);
+	set_reg(f, 1, SCR, (uint8_t)~scr);
+	cfg_write(f, 0x04, 2, 0x0401);
+	cfg_write(f, 0x10, 4, 0xC000);
+	cfg_write(f, 0x14, 4, 0xC008);
+	cfg_write(f, 0x3C, 1, 0x0B);
+	cfg_write(f, 0x54, 4, 0xFEE00000);
+	cfg_write(f, 0x58, 2, 0x4021);
+	cfg_write(f, 0x52, 2, 0x0001);
+}
+
+static void test_T79_save_reset_restore(void **state)
+{
+	struct fx *f = *state;
+	uint8_t img[IMAGE_MAX], again[IMAGE_MAX];
+	struct snapshot a, b;
+
+	fx_create(f, 2, "loopback");
+	make_state(f, 0x5A);
+	assert_int_equal(dev_save(f->mdev, img), 280 + 32 * 2);
+	assert_memory_equal(img, "UMDVMTTY", 8);
+	assert_int_equal(img[12], 2);
+	assert_int_equal(img[280 + 9], 3); /* port 0: RX count */
+	assert_memory_equal(img + 280 + 10, "xyz", 3);
+	assert_int_equal(mtty_vfio_ops.save(f->mdev, again, IMAGE_MAX - 1), -ENOSPC);
+	snapshot(f, 2, &a);
+	assert_true(a.cfg[0x06] & 0x08); /* RX data pending: C, the INTx level */
+
+	assert_int_equal(vc_call_err(f->fd, C_RESET, NULL, 0, NULL, 0), 0);
+	snapshot(f, 2, &b);
+	assert_memory_not_equal(&a, &b, sizeof(a));
+
+	assert_int_equal(mtty_vfio_ops.restore(f->mdev, img, sizeof(img)), 0);
+	assert_int_equal(dev_save(f->mdev, again), sizeof(again));
+	assert_memory_equal(again, img, sizeof(img));
+	snapshot(f, 2, &b);
+	assert_memory_equal(&a, &b, sizeof(a));
+	assert_int_equal(reg(f, 0, RBR), 'x');
+	assert_int_equal(reg(f, 0, RBR), 'y');
+	assert_int_equal(reg(f, 0, RBR), 'z');
+	assert_int_equal(reg(f, 0, LSR) & 0x01, 0);
+	assert_int_equal(cfg(f, 0x06, 2) & 0x08, 0); /* C re-evaluated: nothing pending now */
+}
+
+/* restore of @img fails with EINVAL and the device's state (its image) stays @ref. */
+static void restore_fails(struct fx *f, const uint8_t *img, size_t len, const uint8_t *ref,
+			  const struct snapshot *cfg_ref)
+{
+	uint8_t now[IMAGE_MAX];
+	uint8_t c[256];
+
+	assert_int_equal(mtty_vfio_ops.restore(f->mdev, img, len), -EINVAL);
+	assert_int_equal(dev_save(f->mdev, now), 280 + 32 * 2);
+	assert_memory_equal(now, ref, 280 + 32 * 2);
+	assert_int_equal(vc_region_read(f->fd, CONFIG, 0, 256, c), 0);
+	assert_memory_equal(c, cfg_ref->cfg, 256);
+}
+
+static void test_T80_restore_rejects_bad_images(void **state)
+{
+	struct fx *f = *state;
+	uint8_t one[IMAGE_MAX], img[IMAGE_MAX], bad[IMAGE_MAX], ref[IMAGE_MAX];
+	struct snapshot cfg_ref;
+	struct umdev_mdev *m1;
+	uuid_t u1;
+
+	/* an mtty-1 image */
+	uuid_generate(u1);
+	assert_int_equal(umdev__type_create(f->types[0], &u1), 0);
+	m1 = umdev_mdev_get(&u1);
+	assert_non_null(m1);
+	assert_int_equal(dev_save(m1, one), 280 + 32);
+	umdev_mdev_put(m1);
+
+	fx_create(f, 2, "loopback");
+	make_state(f, 0x11);
+	assert_int_equal(dev_save(f->mdev, img), sizeof(img));
+	set_reg(f, 0, SCR, 0x22); /* the state to keep: differs from img */
+	set_reg(f, 1, IER, 0x02);
+	cfg_write(f, 0x3C, 1, 0x05);
+	assert_int_equal(dev_save(f->mdev, ref), sizeof(ref));
+	assert_memory_not_equal(ref, img, sizeof(img));
+	assert_int_equal(vc_region_read(f->fd, CONFIG, 0, 256, cfg_ref.cfg), 0);
+
+	/* T-80: an mtty-1 image (as it is, and with the mtty-2 length) */
+	restore_fails(f, one, 280 + 32, ref, &cfg_ref);
+	memcpy(bad, img, sizeof(bad));
+	memcpy(bad, one, 280 + 32);
+	restore_fails(f, bad, sizeof(bad), ref, &cfg_ref);
+	/* T-80: a wrong magic */
+	memcpy(bad, img, sizeof(bad));
+	bad[7] = 'X';
+	restore_fails(f, bad, sizeof(bad), ref, &cfg_ref);
+	/* T-80: RX count 17 (port 1, so port 0's valid record must not be applied either) */
+	memcpy(bad, img, sizeof(bad));
+	bad[280 + 32 + 6] = 0xC1; /* FIFOs on: capacity 16 */
+	bad[280 + 32 + 9] = 17;
+	restore_fails(f, bad, sizeof(bad), ref, &cfg_ref);
+	bad[280 + 32 + 9] = 16;
+	assert_int_equal(mtty_vfio_ops.restore(f->mdev, bad, sizeof(bad)), 0); /* the limit */
+	assert_int_equal(mtty_vfio_ops.restore(f->mdev, ref, sizeof(ref)), 0);
+	/* §9: other rejections */
+	memcpy(bad, img, sizeof(bad));
+	bad[8] = 2; /* version */
+	restore_fails(f, bad, sizeof(bad), ref, &cfg_ref);
+	memcpy(bad, img, sizeof(bad));
+	bad[16] = 1; /* flags */
+	restore_fails(f, bad, sizeof(bad), ref, &cfg_ref);
+	memcpy(bad, img, sizeof(bad));
+	bad[24 + 0x00] ^= 1; /* a read-only config bit: Vendor ID */
+	restore_fails(f, bad, sizeof(bad), ref, &cfg_ref);
+	memcpy(bad, img, sizeof(bad));
+	bad[24 + 0x04] |= 0x02; /* Command: memory space is not writable for mtty */
+	restore_fails(f, bad, sizeof(bad), ref, &cfg_ref);
+	memcpy(bad, img, sizeof(bad));
+	bad[280 + 0] = 0x10; /* IER bit 4 */
+	restore_fails(f, bad, sizeof(bad), ref, &cfg_ref);
+	restore_fails(f, img, sizeof(img) - 1, ref, &cfg_ref); /* length */
+	/* Status[3] is ignored */
+	memcpy(bad, img, sizeof(bad));
+	bad[24 + 0x06] ^= 0x08;
+	assert_int_equal(mtty_vfio_ops.restore(f->mdev, bad, sizeof(bad)), 0);
+	assert_int_equal(dev_save(f->mdev, ref), sizeof(ref));
+	assert_memory_equal(ref + 280, img + 280, 64);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -798,6 +1030,11 @@ int main(void)
 					    fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_T75_random_accesses_then_reset, fx_setup,
 					    fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_T7_pty_step_failure_leaves_nothing, fx_setup,
+					    fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_T79_save_reset_restore, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_T80_restore_rejects_bad_images, fx_setup,
+					    fx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
@@ -805,7 +1042,7 @@ int main(void)
 
 /*
  * Spec items proved by the tests of this file (their names start with the item):
- *   T-12, T-13, T-15, T-16, T-17, T-18, T-19, T-20, T-21, T-22, T-23, T-24, T-25, T-26,
+ *   T-7, T-12, T-13, T-15, T-16, T-17, T-18, T-19, T-20, T-21, T-22, T-23, T-24, T-25, T-26,
  *   T-27, T-28, T-29, T-36, T-37, T-38, T-44, T-49, T-50, T-51, T-52, T-53, T-54, T-55,
- *   T-56, T-58, T-68, T-71, T-73, T-74, T-75
+ *   T-56, T-58, T-68, T-71, T-73, T-74, T-75, T-79, T-80
  */

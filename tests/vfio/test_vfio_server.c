@@ -902,6 +902,72 @@ static void test_V43_V44_region_info(void **state)
 	close(fd);
 }
 
+static void test_V46_region_info_sparse_mmap_caps_and_fd(void **state)
+{
+	struct fx *f = *state;
+	char path[sizeof(f->path[0])];
+	uuid_t u;
+	struct vc_reply r;
+	uint32_t full;
+	uint8_t *m;
+	int fd;
+
+	vdrv_mmap_bar = 1;
+	uuid_generate(u);
+	assert_int_equal(vdrv_create(&u), 0);
+	vdrv_mmap_bar = 0;
+	snprintf(path, sizeof(path), "%s/vfio/devices/vfio2", f->rundir);
+	fd = vc_open(path);
+
+	/* argsz 32: truncated, argsz tells the full size, CAPS clear, cap_offset 0, no fd */
+	assert_int_equal(region_info(fd, 2, 32, &r), 0);
+	assert_int_equal(r.error, 0);
+	assert_int_equal(r.len, 32);
+	assert_int_equal(r.nr_fds, 0);
+	full = vc_get32(r.payload);
+	assert_true(full > 32);
+	assert_int_equal(vc_get32(r.payload + 4) & 0x8, 0);
+	assert_int_equal(vc_get32(r.payload + 8), 2);
+	assert_int_equal(vc_get32(r.payload + 12), 0);
+	assert_int_equal(vc_get64(r.payload + 16), 16384);
+	vc_reply_free(&r);
+
+	/* retry with that argsz: CAPS and MMAP, the sparse-mmap capability, one fd */
+	assert_int_equal(region_info(fd, 2, full, &r), 0);
+	assert_int_equal(r.error, 0);
+	assert_int_equal(r.len, full);
+	assert_int_equal(r.len, 64);
+	assert_int_equal(vc_get32(r.payload), full);
+	assert_int_equal(vc_get32(r.payload + 4), 0x1 | 0x2 | 0x4 | 0x8);
+	assert_int_equal(vc_get32(r.payload + 8), 2);
+	assert_int_equal(vc_get32(r.payload + 12), 32);
+	assert_int_equal(vc_get64(r.payload + 16), 16384);
+	assert_int_equal(vc_get64(r.payload + 24), 0);
+	assert_int_equal(r.payload[32] | r.payload[33] << 8,
+			 1); /* VFIO_REGION_INFO_CAP_SPARSE_MMAP */
+	assert_int_equal(r.payload[34] | r.payload[35] << 8, 1); /* version */
+	assert_int_equal(vc_get32(r.payload + 36), 0); /* next */
+	assert_int_equal(vc_get32(r.payload + 40), 1); /* nr_areas */
+	assert_int_equal(vc_get64(r.payload + 48), 4096);
+	assert_int_equal(vc_get64(r.payload + 56), 8192);
+	assert_int_equal(r.nr_fds, 1);
+	/* the fd maps the region: the area's first byte is the driver's 0xA5 */
+	m = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, r.fds[0], 4096);
+	assert_true(m != MAP_FAILED);
+	assert_int_equal(m[0], 0xa5);
+	munmap(m, 8192);
+	vc_reply_free(&r);
+
+	/* a region without an area stays plain */
+	assert_int_equal(region_info(fd, 1, 64, &r), 0);
+	assert_int_equal(r.len, 32);
+	assert_int_equal(vc_get32(r.payload + 4), 3);
+	assert_int_equal(r.nr_fds, 0);
+	vc_reply_free(&r);
+	close(fd);
+	assert_int_equal(umdev_mdev_remove(&u), 0);
+}
+
 static void test_V45_region_info_errors(void **state)
 {
 	struct fx *f = *state;
@@ -2224,6 +2290,7 @@ int main(void)
 	    T(test_V42_get_info),
 	    T(test_V43_V44_region_info),
 	    T(test_V45_region_info_errors),
+	    T(test_V46_region_info_sparse_mmap_caps_and_fd),
 	    T(test_V47_region_io_fds),
 	    T(test_V48_irq_info),
 	    T(test_V49_intx_signals_once_then_automasked),

@@ -3,10 +3,13 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "vdrv.h"
 
 int vdrv_fail_probe;
+int vdrv_mmap_bar;
 atomic_uint vdrv_removes, vdrv_removes_with_session;
 
 static ssize_t vdrv_region_read(struct umdev_mdev *mdev, unsigned int index, uint64_t offset,
@@ -14,6 +17,10 @@ static ssize_t vdrv_region_read(struct umdev_mdev *mdev, unsigned int index, uin
 {
 	struct vdrv_dev *d = umdev_mdev_get_drvdata(mdev);
 
+	if (index == 2) { /* the mmap BAR: its contents live in the memfd only */
+		memset(buf, 0, count);
+		return (ssize_t)count;
+	}
 	memcpy(buf, (index == 0 ? d->bar0 : d->bar1) + offset, count);
 	return (ssize_t)count;
 }
@@ -28,6 +35,8 @@ static ssize_t vdrv_region_write(struct umdev_mdev *mdev, unsigned int index, ui
 
 		atomic_store(&d->cb_dma_ret, umdev_dma_read(mdev, 0x100000, b, sizeof(b)));
 	}
+	if (index == 2)
+		return (ssize_t)count;
 	if (index == 0)
 		atomic_fetch_add(&d->bar0_writes, 1);
 	memcpy((index == 0 ? d->bar0 : d->bar1) + offset, buf, count);
@@ -96,6 +105,25 @@ static const struct umdev_vfio_ops vdrv_vfio_ops = {
     .dma_map_notify = vdrv_dma_notify,
 };
 
+/* BAR2: 16 KiB memory, sparse-mmap area [4096, 12288) in a memfd whose byte 4096 is 0xA5 */
+static int vdrv_declare_mmap_bar(struct umdev_mdev *mdev)
+{
+	int fd, ret;
+
+	ret = umdev_pci_set_bar(mdev, 2, 16384, 0);
+	if (ret < 0)
+		return ret;
+	fd = memfd_create("vdrv-bar2", MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, 16384) < 0 || pwrite(fd, "\xa5", 1, 4096) != 1)
+		ret = -EIO;
+	else
+		ret = umdev_pci_region_mmap(mdev, 2, fd, 4096, 8192);
+	close(fd); /* umdev keeps its own dup */
+	return ret;
+}
+
 static int vdrv_probe(struct umdev_mdev *mdev)
 {
 	struct vdrv_dev *d = calloc(1, sizeof(*d));
@@ -109,6 +137,8 @@ static int vdrv_probe(struct umdev_mdev *mdev)
 		ret = umdev_pci_set_bar(mdev, 0, 8, UMDEV_PCI_BAR_IO);
 	if (ret == 0)
 		ret = umdev_pci_set_bar(mdev, 1, 4096, 0);
+	if (ret == 0 && vdrv_mmap_bar)
+		ret = vdrv_declare_mmap_bar(mdev);
 	if (ret == 0)
 		ret = umdev_pci_set_intx(mdev, true);
 	if (ret == 0)

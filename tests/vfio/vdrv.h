@@ -26,6 +26,11 @@ struct vdrv_dev {
 /* Non-zero: probe fails with this errno after its PCI declarations (then umdev_pci_fini()). */
 extern int vdrv_fail_probe;
 /*
+ * Non-zero: probe also declares BAR2, a 16 KiB memory BAR whose [4096, 12288) is a sparse-mmap
+ * area backed by a memfd (byte 4096 = 0xA5) via umdev_pci_region_mmap() (V-46).
+ */
+extern int vdrv_mmap_bar;
+/*
  * Calls of remove since vdrv_register(), and how many of them found, at their entry, a session
  * still open on their device (open_device ran and close_device did not yet: M-61).
  */

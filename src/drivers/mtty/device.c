@@ -605,6 +605,149 @@ static void mtty_close_device(struct umdev_mdev *mdev)
 	set_connected(mtty_device_of(mdev), false);
 }
 
+/* ---- state save and restore (§9) ---- */
+
+#define IMAGE_MAGIC "UMDVMTTY"
+#define IMAGE_VERSION 1
+#define IMAGE_CONFIG_OFFSET 24
+#define IMAGE_PORTS_OFFSET (IMAGE_CONFIG_OFFSET + UMDEV_PCI_CONFIG_SIZE) /* 280 */
+
+static size_t image_size(const struct mtty_device *dev)
+{
+	return IMAGE_PORTS_OFFSET + (size_t)MTTY_UART_IMAGE_SIZE * dev->nr_ports;
+}
+
+static uint32_t get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+	for (unsigned int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/*
+ * The config bits of this device's model (pci_declare() over the helper's rules, vfio-user.md
+ * §9.3) whose value may differ from power-on: the guest-writable bits and the RW1C Status bits.
+ * Every other bit is read-only and must match in a restored image. Status bit 3 (the INTx
+ * level) is handled apart: ignored on restore (§9).
+ */
+static uint8_t config_var_mask(const struct mtty_device *dev, unsigned int off)
+{
+	if (off == 0x04)
+		return 0x01; /* Command: I/O space */
+	if (off == 0x05)
+		return 0x04; /* Command: INTx disable */
+	if (off == 0x07)
+		return 0xf9; /* Status 8, 11-15: RW1C */
+	if (off >= 0x10 && off < 0x10 + 4 * dev->nr_ports) /* I/O BAR of 8 bytes: 31:3 */
+		return (off & 3) ? 0xff : 0xf8;
+	if (off == 0x3c)
+		return 0xff; /* Interrupt line */
+	if (off == MTTY_MSI_OFFSET + 2)
+		return 0x01; /* MSI enable; MME is clamped to MMC = 0 */
+	if (off >= MTTY_MSI_OFFSET + 4 && off < MTTY_MSI_OFFSET + 8) /* address, 32-bit */
+		return (off & 3) ? 0xff : 0xfc;
+	if (off == MTTY_MSI_OFFSET + 8 || off == MTTY_MSI_OFFSET + 9)
+		return 0xff; /* data */
+	return 0;
+}
+
+/* Config space as a guest reads it. */
+static int config_read_all(struct umdev_mdev *mdev, uint8_t cfg[UMDEV_PCI_CONFIG_SIZE])
+{
+	for (unsigned int off = 0; off < UMDEV_PCI_CONFIG_SIZE; off += 4) {
+		uint32_t v;
+		int ret = umdev_pci_config_get(mdev, off, 4, &v);
+
+		if (ret < 0)
+			return ret;
+		put_le32(cfg + off, v);
+	}
+	return 0;
+}
+
+/* §9: the image of a quiescent device. Return: its size; -ENOSPC @len too small. */
+static ssize_t mtty_save(struct umdev_mdev *mdev, void *buf, size_t len)
+{
+	struct mtty_device *dev = mtty_device_of(mdev);
+	size_t size = image_size(dev);
+	uint8_t *img = buf;
+	int ret;
+
+	if (len < size)
+		return -ENOSPC;
+	memset(img, 0, size);
+	memcpy(img, IMAGE_MAGIC, 8);
+	put_le32(img + 8, IMAGE_VERSION);
+	put_le32(img + 12, dev->nr_ports);
+	ret = config_read_all(mdev, img + IMAGE_CONFIG_OFFSET);
+	if (ret < 0)
+		return ret;
+	pthread_mutex_lock(&dev->lock);
+	for (unsigned int i = 0; i < dev->nr_ports; i++)
+		mtty_uart_save(&dev->ports[i].uart,
+			       img + IMAGE_PORTS_OFFSET + MTTY_UART_IMAGE_SIZE * i);
+	pthread_mutex_unlock(&dev->lock);
+	return (ssize_t)size;
+}
+
+/*
+ * §9: load an image of mtty_save(); validates everything first and changes nothing on
+ * failure. Return: 0; -EINVAL a bad image.
+ */
+static int mtty_restore(struct umdev_mdev *mdev, const void *buf, size_t len)
+{
+	struct mtty_device *dev = mtty_device_of(mdev);
+	const uint8_t *img = buf;
+	const uint8_t *icfg = img + IMAGE_CONFIG_OFFSET;
+	uint8_t cfg[UMDEV_PCI_CONFIG_SIZE];
+	int ret;
+
+	if (!img || len != image_size(dev) || memcmp(img, IMAGE_MAGIC, 8) ||
+	    get_le32(img + 8) != IMAGE_VERSION || get_le32(img + 12) != dev->nr_ports ||
+	    get_le32(img + 16) || get_le32(img + 20))
+		return -EINVAL;
+	ret = config_read_all(mdev, cfg);
+	if (ret < 0)
+		return ret;
+	for (unsigned int off = 0; off < UMDEV_PCI_CONFIG_SIZE; off++) {
+		uint8_t fixed = (uint8_t)~config_var_mask(dev, off);
+
+		if (off == 0x06)
+			fixed &= (uint8_t)~0x08; /* Status[3] ignored */
+		if ((icfg[off] ^ cfg[off]) & fixed)
+			return -EINVAL; /* a read-only bit differs from this device's */
+	}
+	pthread_mutex_lock(&dev->lock);
+	for (unsigned int i = 0; i < dev->nr_ports; i++) {
+		struct mtty_uart probe = dev->ports[i].uart;
+
+		if (mtty_uart_restore(&probe,
+				      img + IMAGE_PORTS_OFFSET + MTTY_UART_IMAGE_SIZE * i)) {
+			pthread_mutex_unlock(&dev->lock);
+			return -EINVAL;
+		}
+	}
+	/* valid: nothing below fails */
+	for (unsigned int off = 0; off < UMDEV_PCI_CONFIG_SIZE; off++)
+		if (config_var_mask(dev, off) && icfg[off] != cfg[off])
+			(void)umdev_pci_config_set(mdev, off, 1, icfg[off]);
+	for (unsigned int i = 0; i < dev->nr_ports; i++) {
+		struct mtty_port *port = &dev->ports[i];
+
+		(void)mtty_uart_restore(&port->uart,
+					img + IMAGE_PORTS_OFFSET + MTTY_UART_IMAGE_SIZE * i);
+		if (!dev->loopback) /* §4.4: the slave's termios follows the line settings */
+			pty_line_changed(port, mtty_uart_divisor(&port->uart), port->uart.lcr);
+	}
+	evaluate(dev);
+	pthread_mutex_unlock(&dev->lock);
+	return 0;
+}
+
 const struct umdev_vfio_ops mtty_vfio_ops = {
     .region_read = mtty_region_read,
     .region_write = mtty_region_write,
@@ -613,6 +756,8 @@ const struct umdev_vfio_ops mtty_vfio_ops = {
     .reset = mtty_reset,
     .open_device = mtty_open_device,
     .close_device = mtty_close_device,
+    .save = mtty_save,
+    .restore = mtty_restore,
 };
 
 /* ---- the mtty/ attributes (§4.1, §4.2, §4.5) ---- */
@@ -723,7 +868,14 @@ static const struct umdev_attr *const mtty_attrs[] = {
     &backend_attr, &port0_pty_attr, &port1_pty_attr, &stats_attr, NULL,
 };
 
+/* port1_pty exists only for devices with a second port (mtty.md §4.1, T-8) */
+static bool mtty_attr_visible(struct umdev_mdev *mdev, const struct umdev_attr *attr)
+{
+	return attr != &port1_pty_attr || mtty_device_of(mdev)->nr_ports > 1;
+}
+
 const struct umdev_attr_group mtty_attr_group = {
     .name = "mtty",
     .attrs = mtty_attrs,
+    .is_visible = mtty_attr_visible,
 };

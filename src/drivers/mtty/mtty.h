@@ -85,4 +85,17 @@ struct mtty_parent *mtty_parent_add(const char *name, int *ret_err);
  */
 void mtty_parent_remove(struct mtty_parent *parent);
 
+/* ---- for tests only (mtty.md T-7): not used by umdevd ---- */
+
+/**
+ * mtty_inject_pty_failure() - make step @step (1-4) of mtty.md §4.3 fail with -@err in every
+ * later pty creation, before that step does anything (step 4 fails before any directory or
+ * symlink is made), until called again with @step 0.
+ * @step: 1 posix_openpt, 2 raw mode, 3 the slave's open and close, 4 the symlink; 0 none.
+ * @err: a positive errno; ignored when @step is 0.
+ *
+ * Not thread-safe: call while no device is being created or switched to pty mode.
+ */
+void mtty_inject_pty_failure(unsigned int step, int err);
+
 #endif /* UMDEV_MTTY_H */

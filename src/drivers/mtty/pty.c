@@ -16,6 +16,23 @@
 #include <unistd.h>
 
 #include "device.h"
+#include "mtty.h"
+
+/* Fault injection for tests (mtty.h): the step of §4.3 that fails, 0 for none, and its errno. */
+static unsigned int inject_step;
+static int inject_err;
+
+void mtty_inject_pty_failure(unsigned int step, int err)
+{
+	inject_step = step;
+	inject_err = err;
+}
+
+/* -errno if @step is the injected failing step, else 0. */
+static int injected(unsigned int step)
+{
+	return inject_step == step ? -inject_err : 0;
+}
 
 static int mkdir_0755(const char *path)
 {
@@ -83,6 +100,9 @@ int mtty_pty_open(struct mtty_pty *pty, const char *rundir, const char *uuid_str
 	pty->link[0] = '\0';
 
 	/* step 1 */
+	ret = injected(1);
+	if (ret < 0)
+		return ret;
 	master = posix_openpt(O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 	if (master < 0)
 		return -errno;
@@ -94,10 +114,15 @@ int mtty_pty_open(struct mtty_pty *pty, const char *rundir, const char *uuid_str
 	if (ret < 0)
 		goto err_close;
 	/* step 2: Linux applies termios requests on a master to its slave */
-	ret = set_raw(master);
+	ret = injected(2);
+	if (ret == 0)
+		ret = set_raw(master);
 	if (ret < 0)
 		goto err_close;
 	/* step 3: open and close the slave once, so the master reports POLLHUP until attached */
+	ret = injected(3);
+	if (ret < 0)
+		goto err_close;
 	slave = open(pty->path, O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (slave < 0) {
 		ret = -errno;
@@ -106,7 +131,9 @@ int mtty_pty_open(struct mtty_pty *pty, const char *rundir, const char *uuid_str
 	close(slave);
 	/* step 4: the caller publishes the path; the symlink is ours */
 	if (rundir && rundir[0]) {
-		ret = link_create(pty, rundir, uuid_str, port);
+		ret = injected(4);
+		if (ret == 0)
+			ret = link_create(pty, rundir, uuid_str, port);
 		if (ret < 0)
 			goto err_close;
 	}
