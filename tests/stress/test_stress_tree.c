@@ -41,41 +41,6 @@ static void log_sink(void *opaque, enum umdev_log_level level, const char *msg)
 	}
 }
 
-/* simple lowest-free vfio numbering (the tree only shows N) */
-static pthread_mutex_t vfio_lock = PTHREAD_MUTEX_INITIALIZER; /* leaf: vfio_taken */
-static bool vfio_taken[1024];
-
-static int vfio_register(void *opaque, struct umdev_mdev *mdev, unsigned int *ret_index)
-{
-	unsigned int i;
-
-	(void)opaque;
-	(void)mdev;
-	pthread_mutex_lock(&vfio_lock);
-	for (i = 0; i < 1024 && vfio_taken[i]; i++)
-		;
-	if (i < 1024)
-		vfio_taken[i] = true;
-	pthread_mutex_unlock(&vfio_lock);
-	if (i == 1024)
-		return -ENOSPC;
-	*ret_index = i;
-	return 0;
-}
-
-static void vfio_detach(void *opaque, struct umdev_mdev *mdev)
-{
-	(void)opaque;
-	pthread_mutex_lock(&vfio_lock);
-	vfio_taken[umdev_mdev_vfio_index(mdev)] = false;
-	pthread_mutex_unlock(&vfio_lock);
-}
-
-static const struct umdev_vfio_hooks vfio_hooks = {
-    .vfio_register = vfio_register,
-    .vfio_detach = vfio_detach,
-};
-
 /*
  * Watchdog: on a hang, report the stage and abort our FUSE connection so that no thread of
  * ours stays blocked on a request to a server that is gone (and the mount is not left wedged).
@@ -449,7 +414,7 @@ int main(void)
 	umdev_log_set_sink(log_sink, NULL, UMDEV_LOG_DEBUG);
 	opt.mountpoint = root;
 	CHECK(umdev_sysfs_create(&opt, &fs) == 0, "umdev_sysfs_create");
-	umdev__core_set_vfio_hooks(&vfio_hooks, NULL);
+	/* no vfio hooks: the core numbers vfio devices itself (the tree only shows N) */
 	ret = umdev_sysfs_mount(fs);
 	if (ret < 0) {
 		printf("stress_tree: cannot mount FUSE (%s): skipped\n", strerror(-ret));
@@ -491,7 +456,6 @@ int main(void)
 	CHECK(umdev__core_nr_mdevs() == 0, "devices left");
 	umdev_sysfs_unmount(fs);
 	umdev_sysfs_destroy(fs);
-	umdev__core_set_vfio_hooks(NULL, NULL);
 	rmdir(root);
 	CHECK(atomic_load(&warnings) == 0, "%u warnings logged", atomic_load(&warnings));
 	return 0;

@@ -13,6 +13,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "ida.h"
 #include "tree_fixture.h"
 
 static struct fx fixture;
@@ -38,29 +39,23 @@ unsigned int fx_warnings(void)
 
 /* ---- test vfio hooks ---- */
 
-static pthread_mutex_t vfio_lock = PTHREAD_MUTEX_INITIALIZER; /* leaf: vfio_taken */
-static bool vfio_taken[1024];
+static struct umdev_ida vfio_ida = UMDEV_IDA_INIT; /* vfioN, lowest free, as src/vfio */
 static atomic_int vfio_fail;
 static atomic_uint vfio_detaches, vfio_removes_at_detach;
 
 static int vfio_register(void *opaque, struct umdev_mdev *mdev, unsigned int *ret_index)
 {
 	int err = atomic_load(&vfio_fail);
-	unsigned int i;
+	int n;
 
 	(void)opaque;
 	(void)mdev;
 	if (err)
 		return err; /* M-32 */
-	pthread_mutex_lock(&vfio_lock);
-	for (i = 0; i < 1024 && vfio_taken[i]; i++)
-		;
-	if (i < 1024)
-		vfio_taken[i] = true;
-	pthread_mutex_unlock(&vfio_lock);
-	if (i == 1024)
-		return -ENOSPC;
-	*ret_index = i;
+	n = umdev_ida_alloc(&vfio_ida);
+	if (n < 0)
+		return n;
+	*ret_index = (unsigned int)n;
 	return 0;
 }
 
@@ -74,9 +69,7 @@ static void vfio_detach(void *opaque, struct umdev_mdev *mdev)
 			atomic_store(&vfio_removes_at_detach,
 				     tdrv_calls(fixture.t[i], TDRV_REMOVE));
 	}
-	pthread_mutex_lock(&vfio_lock);
-	vfio_taken[umdev_mdev_vfio_index(mdev)] = false;
-	pthread_mutex_unlock(&vfio_lock);
+	umdev_ida_free(&vfio_ida, umdev_mdev_vfio_index(mdev));
 	atomic_fetch_add(&vfio_detaches, 1);
 }
 
@@ -99,10 +92,8 @@ unsigned int fx_vfio_live(void)
 {
 	unsigned int n = 0;
 
-	pthread_mutex_lock(&vfio_lock);
 	for (unsigned int i = 0; i < 1024; i++)
-		n += vfio_taken[i];
-	pthread_mutex_unlock(&vfio_lock);
+		n += (unsigned int)umdev_ida_taken(&vfio_ida, i);
 	return n;
 }
 
