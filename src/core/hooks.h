@@ -103,7 +103,7 @@ int umdev__mdev_remove_serial(const uuid_t *uuid, uint64_t serial);
  * struct umdev_tree_hooks - the tree's side of registration, create and remove.
  *
  * Publication calls for one object never overlap; every publish is paired with exactly one
- * unpublish (or discard), in reverse order. None is called with a core lock held.
+ * unpublish, in reverse order. None is called with a core lock held.
  */
 struct umdev_tree_hooks {
 	/* /sys/bus/mdev/drivers/<name>/ */
@@ -121,16 +121,15 @@ struct umdev_tree_hooks {
 	/* §4.4 step 5: the reverse of parent_publish */
 	void (*parent_unpublish)(void *opaque, struct umdev__parent *p);
 	/*
-	 * C8: build the mdev's node set without publishing it; -ENOMEM. The result is stored by
-	 * the core and handed back to exactly one of publish+unpublish or discard.
+	 * C8, the last step of create that can fail: build the mdev's node set without
+	 * publishing it; atomic (on error nothing is left); -ENOMEM. The result is stored by the
+	 * core and handed back to mdev_publish, then mdev_unpublish.
 	 */
 	int (*mdev_prepare)(void *opaque, struct umdev_mdev *mdev, void **ret_nodes);
 	/* C9: publish the whole node set in one tree update; cannot fail */
 	void (*mdev_publish)(void *opaque, struct umdev_mdev *mdev, void *nodes);
 	/* R3: unpublish in one tree update and free the set; never waits for FUSE requests */
 	void (*mdev_unpublish)(void *opaque, struct umdev_mdev *mdev, void *nodes);
-	/* undo of mdev_prepare on a failed create: free an unpublished set */
-	void (*mdev_discard)(void *opaque, struct umdev_mdev *mdev, void *nodes);
 };
 
 /* ---- hooks installed by vfio ---- */

@@ -214,25 +214,6 @@ static void mdev_unpublish(void *opaque, struct umdev_mdev *mdev, void *nodes)
 	pthread_mutex_unlock(&fx_lock);
 }
 
-static void mdev_discard(void *opaque, struct umdev_mdev *mdev, void *nodes)
-{
-	struct fx_nodes *n = nodes;
-	struct fx_rec *r;
-
-	(void)opaque;
-	pthread_mutex_lock(&fx_lock);
-	r = record(FX_MDEV_DISCARD);
-	uuid_copy(r->uuid, *umdev_mdev_uuid(mdev));
-	if (nodes_ok(n, mdev)) {
-		if (n->published)
-			fixture_error("discard of a published node set");
-		n->magic = 0;
-		outstanding--;
-		free(n);
-	}
-	pthread_mutex_unlock(&fx_lock);
-}
-
 static const struct umdev_tree_hooks tree_hooks = {
     .driver_publish = driver_publish,
     .driver_unpublish = driver_unpublish,
@@ -243,7 +224,6 @@ static const struct umdev_tree_hooks tree_hooks = {
     .mdev_prepare = mdev_prepare,
     .mdev_publish = mdev_publish,
     .mdev_unpublish = mdev_unpublish,
-    .mdev_discard = mdev_discard,
 };
 
 static int vfio_register(void *opaque, struct umdev_mdev *mdev, unsigned int *ret_index)
