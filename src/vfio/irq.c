@@ -56,6 +56,7 @@ void umdev__irq_intx_eval(struct umdev__vfio_device *dev)
 {
 	struct umdev__irq *irq = &dev->irq;
 
+	umdev__assert_held(&dev->lock);
 	if (!dev->pci.intx_level || irq->intx_trigger < 0 || irq->intx_masked)
 		return;
 	if (umdev__pci_command(&dev->pci) & PCI_COMMAND_INTX_DISABLE)
@@ -68,6 +69,7 @@ void umdev__irq_release_all(struct umdev__vfio_device *dev)
 {
 	struct umdev__irq *irq = &dev->irq;
 
+	umdev__assert_held(&dev->lock);
 	close_fd(&irq->intx_trigger);
 	close_fd(&irq->intx_unmask);
 	for (unsigned int i = 0; i < VFIO_IRQ_MSI_MAX; i++)
@@ -79,12 +81,14 @@ void umdev__irq_release_all(struct umdev__vfio_device *dev)
 
 void umdev__irq_reset(struct umdev__vfio_device *dev)
 {
+	umdev__assert_held(&dev->lock);
 	dev->irq.intx_masked = false; /* §8.10: INTx unmasked, level cleared */
 	dev->pci.intx_level = false;
 }
 
 unsigned int umdev__irq_count(const struct umdev__vfio_device *dev, unsigned int index)
 {
+	umdev__assert_held(&dev->lock);
 	switch (index) {
 	case VFIO_PCI_INTX_IRQ_INDEX:
 		return dev->pci.intx_pin ? 1 : 0;
@@ -172,6 +176,7 @@ static int set_irqs_check(struct umdev__vfio_device *dev, const struct umdev__vf
 	const uint8_t *p = msg->payload;
 	uint32_t argsz, flags, index, start, count, data, action, nr;
 
+	umdev__assert_held(&dev->lock);
 	if (msg->len < 20)
 		return -EINVAL;
 	argsz = le32(p);
@@ -226,7 +231,7 @@ int umdev__irq_set(struct umdev__vfio_device *dev, struct umdev__vfio_msg *msg,
 	uint32_t flags, index, start, count, data, action;
 	int ret;
 
-	pthread_mutex_lock(&dev->lock);
+	umdev__mutex_lock(&dev->lock);
 	ret = set_irqs_check(dev, msg);
 	if (ret < 0)
 		goto out;
@@ -297,13 +302,14 @@ int umdev__irq_set(struct umdev__vfio_device *dev, struct umdev__vfio_msg *msg,
 		umdev__irq_intx_eval(dev); /* level still 1: signal again at once (V-50) */
 	}
 out:
-	pthread_mutex_unlock(&dev->lock);
+	umdev__mutex_unlock(&dev->lock);
 	*ret_change = ch;
 	return ret;
 }
 
 void umdev__irq_msi_eval(struct umdev__vfio_device *dev)
 {
+	umdev__assert_held(&dev->lock);
 	for (unsigned int v = 0; v < dev->pci.msi_vectors; v++) {
 		uint32_t pending_off;
 
@@ -324,13 +330,13 @@ void umdev__irq_unmask_event(struct umdev__vfio_device *dev)
 {
 	uint64_t v;
 
-	pthread_mutex_lock(&dev->lock);
+	umdev__mutex_lock(&dev->lock);
 	if (dev->irq.intx_unmask >= 0 &&
 	    read(dev->irq.intx_unmask, &v, sizeof(v)) == (ssize_t)sizeof(v)) {
 		dev->irq.intx_masked = false;
 		umdev__irq_intx_eval(dev);
 	}
-	pthread_mutex_unlock(&dev->lock);
+	umdev__mutex_unlock(&dev->lock);
 }
 
 /* ---- driver API (§10.2) ---- */
@@ -343,7 +349,7 @@ int umdev_intx_set_level(struct umdev_mdev *mdev, bool level)
 		return -ENOTCONN;
 	dev->pci.intx_level = level;
 	umdev__irq_intx_eval(dev);
-	pthread_mutex_unlock(&dev->lock);
+	umdev__mutex_unlock(&dev->lock);
 	return 0;
 }
 
@@ -362,7 +368,7 @@ int umdev_msi_notify(struct umdev_mdev *mdev, unsigned int vector)
 		else
 			signal_trigger(dev, dev->irq.msi_trigger[vector]);
 	}
-	pthread_mutex_unlock(&dev->lock);
+	umdev__mutex_unlock(&dev->lock);
 	return ret;
 }
 
@@ -373,7 +379,7 @@ int umdev_err_notify(struct umdev_mdev *mdev)
 	if (!dev)
 		return -ENOTCONN;
 	signal_fd(dev->irq.err_trigger);
-	pthread_mutex_unlock(&dev->lock);
+	umdev__mutex_unlock(&dev->lock);
 	return 0;
 }
 
@@ -387,6 +393,6 @@ int umdev_irq_signal_count(struct umdev_mdev *mdev, uint64_t *ret_count)
 	if (!dev)
 		return -ENOTCONN;
 	*ret_count = dev->irq.signals;
-	pthread_mutex_unlock(&dev->lock);
+	umdev__mutex_unlock(&dev->lock);
 	return 0;
 }

@@ -27,6 +27,7 @@
 
 #include "umdev/mdev.h"
 #include "list.h"
+#include "lockdep.h"
 #include "vfio.h"
 
 /* ---- wire constants (vfio-user.md §6, §8) ---- */
@@ -190,7 +191,7 @@ struct umdev__vfio_device {
 	unsigned int index; /* N of vfioN */
 
 	/* leaf; protects state, pci, irq, dma and session_open; see the top of this file */
-	pthread_mutex_t lock;
+	struct umdev_mutex lock;
 	enum umdev__vfio_state state;
 	struct umdev__pci pci;
 	struct umdev__vfio_mmap mmap[6]; /* umdev_pci_region_mmap(), per BAR */
@@ -232,7 +233,7 @@ struct umdev__vfio_device *umdev__vfio_device_find(struct umdev_mdev *mdev);
 /* Return: the number of device records (DECLARED and LIVE); tests only. */
 unsigned int umdev__vfio_nr_devices(void);
 
-/* ---- irq.c: all called with dev->lock held ---- */
+/* ---- irq.c: callers hold dev->lock (checked), except for umdev__irq_init() ---- */
 void umdev__irq_init(struct umdev__irq *irq);
 void umdev__irq_intx_eval(struct umdev__vfio_device *dev);
 void umdev__irq_release_all(struct umdev__vfio_device *dev);
@@ -241,7 +242,7 @@ uint32_t umdev__irq_flags(unsigned int index);
 void umdev__irq_reset(struct umdev__vfio_device *dev);
 void umdev__irq_msi_eval(struct umdev__vfio_device *dev);
 
-/* ---- dma.c: called with dev->lock held ---- */
+/* ---- dma.c: callers of these two hold dev->lock (checked) ---- */
 void umdev__dma_release_all(struct umdev__vfio_device *dev);
 /* §4.4 step 1: fail every message transfer with -ENOTCONN and refuse new ones */
 void umdev__dma_abort_all(struct umdev__vfio_device *dev);

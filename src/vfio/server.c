@@ -428,7 +428,7 @@ static int dma_send(struct server *sv)
 	struct umdev_list *pos;
 	int ret = 0;
 
-	pthread_mutex_lock(&dev->lock);
+	umdev__mutex_lock(&dev->lock);
 	umdev_list_for_each(pos, &dev->dma_reqs) {
 		struct umdev__dma_req *req = umdev_list_entry(pos, struct umdev__dma_req, node);
 		uint8_t hdr[VFIO_USER_HDR_SIZE] = {0}, *p;
@@ -460,7 +460,7 @@ static int dma_send(struct server *sv)
 			break;
 		req->sent = true;
 	}
-	pthread_mutex_unlock(&dev->lock);
+	umdev__mutex_unlock(&dev->lock);
 	return ret;
 }
 
@@ -698,10 +698,10 @@ void *umdev__vfio_server_thread(void *arg)
 			dev->listen_fd = -1;
 			while (sv.nr_busy)
 				busy_drop(&sv, 0);
-			pthread_mutex_lock(&dev->lock);
+			umdev__mutex_lock(&dev->lock);
 			if (sv.s && dev->irq.req_trigger >= 0 && umdev__vfio_config.req_timeout_ms)
 				sv.req_deadline_ms = now + umdev__vfio_config.req_timeout_ms;
-			pthread_mutex_unlock(&dev->lock);
+			umdev__mutex_unlock(&dev->lock);
 		}
 		if (closing && (!sv.req_deadline_ms || now >= sv.req_deadline_ms || !sv.s)) {
 			/* step 4: no command is executing here, its reply is queued; 5: teardown */
@@ -739,9 +739,9 @@ void *umdev__vfio_server_thread(void *arg)
 				    .events =
 					(short)(POLLIN | (outq_bytes(&sv.twin_out) ? POLLOUT : 0))};
 			}
-			pthread_mutex_lock(&dev->lock);
+			umdev__mutex_lock(&dev->lock);
 			unmask_fd = dev->irq.intx_unmask; /* changed only on this thread */
-			pthread_mutex_unlock(&dev->lock);
+			umdev__mutex_unlock(&dev->lock);
 			if (unmask_fd >= 0) {
 				i_unmask = n;
 				p[n++] = (struct pollfd){.fd = unmask_fd, .events = POLLIN};
