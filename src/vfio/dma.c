@@ -109,7 +109,9 @@ int umdev__dma_map(struct umdev__vfio_device *dev, struct umdev__vfio_msg *msg)
 		ret = -EEXIST;
 		goto out;
 	}
-	if (dma->nr >= umdev__vfio_config.max_dma_maps) {
+	/* the map limit, and the session's fd budget (I4: a client cannot fill our fd table) */
+	if (dma->nr >= umdev__vfio_config.max_dma_maps ||
+	    (m.fd >= 0 && dma->nr_fds >= VFIO_USER_MAX_DMA_FDS)) {
 		ret = -ENOSPC;
 		goto out;
 	}
@@ -127,8 +129,10 @@ int umdev__dma_map(struct umdev__vfio_device *dev, struct umdev__vfio_msg *msg)
 	memmove(&dma->maps[i + 1], &dma->maps[i], (dma->nr - i) * sizeof(*dma->maps));
 	dma->maps[i] = m;
 	dma->nr++;
-	if (m.fd >= 0)
+	if (m.fd >= 0) {
+		dma->nr_fds++;
 		msg->fds[0] = -1; /* adopted; closed at unmap or teardown */
+	}
 out:
 	umdev__mutex_unlock(&dev->lock);
 	if (ret == 0 && dev->ops && dev->ops->dma_map_notify) {
@@ -188,7 +192,7 @@ int umdev__dma_unmap(struct umdev__vfio_device *dev, struct umdev__vfio_msg *msg
 		removed = dma->maps;
 		nr = dma->nr;
 		dma->maps = NULL;
-		dma->nr = dma->cap = 0;
+		dma->nr = dma->cap = dma->nr_fds = 0;
 	} else {
 		i = lower_bound(dev, iova);
 		if (i < dma->nr && dma->maps[i].iova == iova && dma->maps[i].size == size) {
@@ -198,6 +202,8 @@ int umdev__dma_unmap(struct umdev__vfio_device *dev, struct umdev__vfio_msg *msg
 			} else {
 				removed[0] = dma->maps[i];
 				nr = 1;
+				if (removed[0].fd >= 0)
+					dma->nr_fds--;
 				memmove(&dma->maps[i], &dma->maps[i + 1],
 					(dma->nr - i - 1) * sizeof(*dma->maps));
 				dma->nr--;
@@ -220,7 +226,7 @@ void umdev__dma_release_all(struct umdev__vfio_device *dev)
 			close(dev->dma.maps[i].fd);
 	free(dev->dma.maps);
 	dev->dma.maps = NULL;
-	dev->dma.nr = dev->dma.cap = 0;
+	dev->dma.nr = dev->dma.cap = dev->dma.nr_fds = 0;
 }
 
 /* ---- message-based transfers (§8.12) ---- */

@@ -2,7 +2,9 @@
 /*
  * Interrupts (vfio-user.md §8.7, §8.8, §9.4, §10.2): eventfds assigned with SET_IRQS, INTx
  * level/automask/unmask, MSI vectors, ERR and REQ. The state lives in the device record under
- * dev->lock; eventfd writes never block, so a driver may signal from any context (C6).
+ * dev->lock. Signals go through umdev__eventfd_signal(), which never sleeps whatever the client
+ * did to its eventfd (eventfd.c), so a driver may signal from any context (C6, §10.2) and
+ * holding dev->lock across a signal never makes anyone wait on a client.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,13 +17,10 @@
 
 #include "private.h"
 
+/* Never sleeps, whatever the client did to its eventfd (eventfd.c); a full counter stays full. */
 static void signal_fd(int fd)
 {
-	uint64_t one = 1;
-
-	if (fd >= 0)
-		(void)!write(fd, &one,
-			     sizeof(one)); /* EAGAIN at the counter limit: still pending */
+	umdev__eventfd_signal(fd);
 }
 
 /* An INTx or MSI trigger: signal and count the write (mtty.md §4.5 irq_signals). */
@@ -326,13 +325,17 @@ void umdev__irq_msi_eval(struct umdev__vfio_device *dev)
 	}
 }
 
-void umdev__irq_unmask_event(struct umdev__vfio_device *dev)
+/*
+ * Runs on the server thread, the only thread that assigns or closes the unmask eventfd, so @fd
+ * (the slot's value it polled) is still open. The read happens before dev->lock is taken and
+ * never sleeps: a client that emptied the counter first (its own second thread) leaves nothing.
+ */
+void umdev__irq_unmask_event(struct umdev__vfio_device *dev, int fd)
 {
-	uint64_t v;
-
+	if (!umdev__eventfd_drain(fd))
+		return;
 	umdev__mutex_lock(&dev->lock);
-	if (dev->irq.intx_unmask >= 0 &&
-	    read(dev->irq.intx_unmask, &v, sizeof(v)) == (ssize_t)sizeof(v)) {
+	if (dev->irq.intx_unmask == fd) {
 		dev->irq.intx_masked = false;
 		umdev__irq_intx_eval(dev);
 	}

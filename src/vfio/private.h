@@ -40,6 +40,17 @@
 #define VFIO_USER_JSON_DEPTH 16
 #define VFIO_USER_MAX_WR_CNT 200u
 #define VFIO_USER_RX_FDS_MAX 32u /* fds kept per message; more are closed at once */
+/*
+ * fd-backed DMA mappings per session: beyond it DMA_MAP with an fd gets ENOSPC, the map limit's
+ * errno (§6.4; fd-less maps are bounded by max_dma_maps alone). A VMM maps guest RAM with a
+ * few fds (libvfio-user servers accept 16 regions in all); 1,024 would fill a 1024-fd table.
+ * With it, the fds one session can make the daemon hold are bounded (I4): 64 DMA fds, 36 irq
+ * eventfds (INTx trigger and unmask, 32 MSI, ERR, REQ; each assignment replaces), the fds of
+ * the one message being read (VFIO_USER_RX_FDS_MAX), 4 queued for the client (server.c), the
+ * connection and its twin socket: 138. Extra connections hold one fd each, their fds are
+ * closed as they arrive (server.c).
+ */
+#define VFIO_USER_MAX_DMA_FDS 64u
 
 #define VFIO_USER_F_TYPE_MASK 0xfu
 #define VFIO_USER_F_TYPE_COMMAND 0x0u
@@ -147,6 +158,7 @@ struct umdev__dma {
 	struct umdev__dma_map *maps;
 	unsigned int nr;
 	unsigned int cap;
+	unsigned int nr_fds; /* mappings with fd >= 0: at most VFIO_USER_MAX_DMA_FDS */
 };
 
 /*
@@ -253,6 +265,15 @@ void umdev__dma_abort_all(struct umdev__vfio_device *dev);
 bool umdev__dma_reply(struct umdev__vfio_device *dev, uint16_t msg_id, uint32_t err,
 		      const uint8_t *payload, size_t len);
 
+/* ---- eventfd.c: a client's eventfds, never blocking (see the top of eventfd.c) ---- */
+
+/* Set up the process-wide signalling context once. Return: false when the fallback is used. */
+bool umdev__eventfd_init(void);
+/* Signal @fd (-1: none) as the kernel's eventfd_signal() does: saturating, never sleeping. */
+void umdev__eventfd_signal(int fd);
+/* Read and reset @fd's counter without sleeping. Return: whether it was non-zero. */
+bool umdev__eventfd_drain(int fd);
+
 /* ---- messages and sessions (session.c) ---- */
 
 /* One received message: header fields, payload and its fds. */
@@ -331,7 +352,8 @@ struct umdev__irq_change {
 };
 int umdev__irq_set(struct umdev__vfio_device *dev, struct umdev__vfio_msg *msg,
 		   struct umdev__irq_change *ret_change);
-void umdev__irq_unmask_event(struct umdev__vfio_device *dev);
+/* the unmask eventfd @fd polled readable (server thread): drain it, then unmask (§8.8) */
+void umdev__irq_unmask_event(struct umdev__vfio_device *dev, int fd);
 int umdev__dma_map(struct umdev__vfio_device *dev, struct umdev__vfio_msg *msg);
 int umdev__dma_unmap(struct umdev__vfio_device *dev, struct umdev__vfio_msg *msg,
 		     struct umdev__vfio_reply *reply);

@@ -39,6 +39,7 @@
 #define OUTQ_KEEP (256u << 10) /* an empty queue keeps at most this much memory */
 #define OUTQ_FDS 4 /* messages with fds in one queue (VERSION's twin socket) */
 #define SNDBUF_WANT (1 << 20) /* asked for; Linux doubles it: 2 MiB holds any message */
+#define ACCEPT_BACKOFF_MS 100 /* accept4() out of fds: the listener rests this long (C1) */
 
 enum rx_result {
 	RX_MORE = 0,
@@ -55,6 +56,7 @@ struct rx {
 	uint32_t msg_size;
 	uint8_t *payload;
 	bool discard; /* extra connection: payload bytes are dropped */
+	bool drop_fds; /* fds are closed as they arrive: extra connections, the twin socket */
 	bool ctrunc;
 	int fds[VFIO_USER_RX_FDS_MAX];
 	unsigned int nr_fds, nr_fds_total;
@@ -97,6 +99,7 @@ struct server {
 	struct busy busy[MAX_BUSY];
 	unsigned int nr_busy;
 	uint64_t req_deadline_ms; /* R4 with T_req: terminate at this time; 0: not removing */
+	uint64_t accept_retry_ms; /* accept4() ran out of fds: listener not polled until then */
 };
 
 static uint64_t now_ms(void)
@@ -112,10 +115,11 @@ static uint32_t le32(const uint8_t *p)
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static void rx_init(struct rx *rx, bool discard)
+static void rx_init(struct rx *rx, bool discard, bool drop_fds)
 {
 	memset(rx, 0, sizeof(*rx));
 	rx->discard = discard;
+	rx->drop_fds = drop_fds;
 }
 
 static void rx_clear(struct rx *rx)
@@ -123,7 +127,7 @@ static void rx_clear(struct rx *rx)
 	for (unsigned int i = 0; i < rx->nr_fds; i++)
 		close(rx->fds[i]);
 	free(rx->payload);
-	rx_init(rx, rx->discard);
+	rx_init(rx, rx->discard, rx->drop_fds);
 }
 
 /* One non-blocking step of reading a message (§6.2). */
@@ -175,7 +179,7 @@ static enum rx_result rx_step(int fd, struct rx *rx)
 
 				memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
 				rx->nr_fds_total++;
-				if (rx->nr_fds < VFIO_USER_RX_FDS_MAX)
+				if (rx->nr_fds < VFIO_USER_RX_FDS_MAX && !rx->drop_fds)
 					rx->fds[rx->nr_fds++] = f;
 				else
 					close(f); /* counted: the message fails EINVAL */
@@ -537,7 +541,7 @@ static bool session_message(struct server *sv)
 	umdev__vfio_reply_free(&reply);
 	if (sv->s->state == VFIO_SESSION_ACTIVE && sv->s->twin_fd >= 0 && sv->twin_fd < 0) {
 		sv->twin_fd = sv->s->twin_fd; /* negotiated by this VERSION (§7.4) */
-		rx_init(&sv->twin_rx, false);
+		rx_init(&sv->twin_rx, false, true); /* replies to DMA requests carry no fds */
 		outq_init(&sv->twin_out, sv->twin_fd);
 	}
 	return !fatal;
@@ -604,15 +608,24 @@ static bool peer_allowed(int fd)
 	return false;
 }
 
+/*
+ * Accept every pending connection. Out of fds (EMFILE, ENFILE, or the kernel's ENOBUFS/ENOMEM),
+ * the listener would stay readable and poll() would spin: it rests for ACCEPT_BACKOFF_MS
+ * instead, and the pending connection is accepted at the first retry after an fd is free.
+ */
 static void accept_all(struct server *sv)
 {
+	sv->accept_retry_ms = 0;
 	for (;;) {
 		int fd = accept4(sv->dev->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			return; /* EAGAIN, or out of fds: retried at the next wake-up */
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM)
+				sv->accept_retry_ms = now_ms() + ACCEPT_BACKOFF_MS;
+			return; /* EAGAIN: nothing more pending */
 		}
 		if (!peer_allowed(fd)) {
 			close(fd); /* without reading or writing a byte */
@@ -625,7 +638,7 @@ static void accept_all(struct server *sv)
 				continue;
 			}
 			sv->s_fd = fd;
-			rx_init(&sv->rx, false);
+			rx_init(&sv->rx, false, false);
 			outq_init(&sv->out, fd);
 			sv->dma_msg_id = 0;
 			sv->handshake_deadline_ms =
@@ -635,7 +648,7 @@ static void accept_all(struct server *sv)
 
 			b->fd = fd;
 			b->deadline_ms = now_ms() + umdev__vfio_config.handshake_timeout_ms;
-			rx_init(&b->rx, true);
+			rx_init(&b->rx, true, true);
 		} else {
 			close(fd);
 		}
@@ -716,9 +729,11 @@ void *umdev__vfio_server_thread(void *arg)
 			session_end(&sv); /* EPIPE, ECONNRESET: protocol-fatal (§6.3) */
 
 		p[n++] = (struct pollfd){.fd = dev->wake_fd, .events = POLLIN};
-		if (dev->listen_fd >= 0) {
+		if (dev->listen_fd >= 0 && (!sv.accept_retry_ms || now >= sv.accept_retry_ms)) {
 			i_listen = n;
 			p[n++] = (struct pollfd){.fd = dev->listen_fd, .events = POLLIN};
+		} else if (dev->listen_fd >= 0) {
+			deadline = sv.accept_retry_ms; /* resting after EMFILE (accept_all) */
 		}
 		if (sv.s) {
 			short ev = 0;
@@ -730,7 +745,8 @@ void *umdev__vfio_server_thread(void *arg)
 				ev |= POLLOUT;
 			i_sess = n;
 			p[n++] = (struct pollfd){.fd = sv.s_fd, .events = ev};
-			if (sv.s->state == VFIO_SESSION_HANDSHAKE)
+			if (sv.s->state == VFIO_SESSION_HANDSHAKE &&
+			    (!deadline || sv.handshake_deadline_ms < deadline))
 				deadline = sv.handshake_deadline_ms;
 			if (sv.twin_fd >= 0) {
 				i_twin = n;
@@ -764,7 +780,7 @@ void *umdev__vfio_server_thread(void *arg)
 		if (p[0].revents)
 			drain_wake(dev->wake_fd); /* removal, or DMA requests to send */
 		if (i_unmask != ~0u && p[i_unmask].revents && sv.s)
-			umdev__irq_unmask_event(dev); /* before reading: C6, even when backed up */
+			umdev__irq_unmask_event(dev, unmask_fd); /* C6: even when backed up */
 		if (i_twin != ~0u && sv.s && (p[i_twin].revents & (POLLIN | POLLHUP | POLLERR)))
 			twin_readable(&sv);
 		if (i_sess != ~0u && sv.s) {

@@ -531,8 +531,8 @@ static void vfio_detach(void *opaque, struct umdev_mdev *mdev)
 		(void)unlink(dev->path);
 		dev->removing = true;
 		umdev__mutex_lock(&dev->lock);
-		if (dev->irq.req_trigger >= 0) /* step 2: REQ, once */
-			(void)!write(dev->irq.req_trigger, &one, sizeof(one));
+		/* step 2: REQ, once; never sleeps, even on a full blocking eventfd (eventfd.c) */
+		umdev__eventfd_signal(dev->irq.req_trigger);
 		umdev__mutex_unlock(&dev->lock);
 		(void)!write(dev->wake_fd, &one, sizeof(one));
 		pthread_join(dev->thread, NULL); /* steps 3-5 run in the thread */
@@ -657,6 +657,11 @@ int umdev_vfio_init(const struct umdev_vfio_options *opt)
 				return ret;
 		}
 	}
+	if (!umdev__eventfd_init())
+		umdev_log(UMDEV_LOG_DEBUG,
+			  "vfio: no Linux AIO, eventfd signals use poll() first: a "
+			  "client racing its own eventfd can stall its device's "
+			  "server thread");
 	umdev__vfio_config = c;
 	umdev__core_set_vfio_hooks(&vfio_hooks, NULL);
 	return 0;
