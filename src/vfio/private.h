@@ -8,11 +8,18 @@
  *  - every vfio device with a socket has one server thread: it accepts, reads, executes
  *    commands, calls the driver's callbacks and writes replies. Clients of different devices
  *    therefore never wait on each other (C1), and callbacks of one device never overlap (C7).
- *  - dev->lock is a leaf: config space, irq state and the DMA table of one device. Taken by the
- *    server thread and by driver threads (umdev_intx_set_level(), umdev_dma_read(), ...); never
- *    held across a socket operation, a driver callback or a call into the core.
- *  - devices_lock (vfio.c) protects the list of device records; held only for a lookup or an
- *    insert/delete, and taken before dev->lock, never after.
+ *  - dev->lock (checked: class "vfio device lock", rank 65) is a leaf: config space, irq state
+ *    and the DMA table of one device. Taken by the server thread and by driver threads
+ *    (umdev_intx_set_level(), umdev_dma_read(), ...); never held across a socket operation, a
+ *    driver callback, a call into the core, or I/O that can wait for a client. A client's
+ *    eventfds are signalled under it only through umdev__eventfd_signal(), which cannot sleep
+ *    on the client; the unmask eventfd is drained without it (eventfd.c).
+ *  - devices_lock (vfio.c; class "vfio devices_lock", rank 60) protects the list of device
+ *    records; held only for a lookup or an insert/delete, and taken before dev->lock, never
+ *    after.
+ *  - a session holds no reference on its mdev: it lives on the device's server thread, and R4
+ *    (vfio_detach()) ends the session and joins that thread before the core waits for the
+ *    mdev's references (wait_refs) and releases it, so the mdev outlives every session.
  *  - dev->dma_cond waits on dev->lock: a driver thread for its message-based DMA reply, R4 for
  *    the last such waiter to leave (docs/locking.md).
  */
@@ -197,7 +204,8 @@ struct umdev__vfio_session;
 
 struct umdev__vfio_device {
 	struct umdev_list node; /* under devices_lock */
-	struct umdev_mdev *mdev; /* valid from C7 to R4; key with serial before C7 */
+	struct umdev_mdev *mdev; /* valid from C7 to R4 (no reference: R4 ends the session);
+				    key with serial before C7 */
 	uint64_t serial;
 	const struct umdev_vfio_ops *ops; /* the driver's; may be NULL */
 	unsigned int index; /* N of vfioN */

@@ -535,7 +535,11 @@ static void vfio_detach(void *opaque, struct umdev_mdev *mdev)
 		umdev__eventfd_signal(dev->irq.req_trigger);
 		umdev__mutex_unlock(&dev->lock);
 		(void)!write(dev->wake_fd, &one, sizeof(one));
-		pthread_join(dev->thread, NULL); /* steps 3-5 run in the thread */
+		/*
+		 * steps 3-5 run in the thread, which waits for a client only up to T_req
+		 * (server.c); the session ends here, before the core's wait_refs() and RELEASE
+		 */
+		pthread_join(dev->thread, NULL);
 		close(dev->wake_fd);
 	}
 	umdev__mutex_lock(&devices_lock);
