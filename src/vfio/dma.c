@@ -78,7 +78,12 @@ static int map_check(const struct umdev__vfio_msg *msg, struct umdev__dma_map *m
 		return -EINVAL;
 	if (m->fd < 0)
 		return m->offset ? -EINVAL : 0;
-	if (fstat(m->fd, &st) < 0 || !S_ISREG(st.st_mode))
+	/*
+	 * Memory files only (memfd, tmpfs, hugetlbfs), asked before fstat(): a FUSE file would
+	 * forward fstat(), and later our pread() under dev->lock and our close(), to whoever
+	 * serves it, the client perhaps (clientfd.c).
+	 */
+	if (!umdev__clientfd_is_memory(m->fd) || fstat(m->fd, &st) < 0 || !S_ISREG(st.st_mode))
 		return -EINVAL;
 	if (m->size > UINT64_MAX - m->offset || m->offset + m->size > (uint64_t)st.st_size)
 		return -EINVAL;
@@ -152,8 +157,7 @@ static void notify_unmapped(struct umdev__vfio_device *dev, struct umdev__dma_ma
 			dev->ops->dma_map_notify(dev->mdev, maps[i].iova, maps[i].size, false);
 			umdev__vfio_in_callback = false;
 		}
-		if (maps[i].fd >= 0)
-			close(maps[i].fd);
+		umdev__clientfd_close(maps[i].fd); /* a memory file: closed at once */
 	}
 }
 
@@ -222,8 +226,7 @@ void umdev__dma_release_all(struct umdev__vfio_device *dev)
 {
 	umdev__assert_held(&dev->lock);
 	for (unsigned int i = 0; i < dev->dma.nr; i++)
-		if (dev->dma.maps[i].fd >= 0)
-			close(dev->dma.maps[i].fd);
+		umdev__clientfd_close(dev->dma.maps[i].fd);
 	free(dev->dma.maps);
 	dev->dma.maps = NULL;
 	dev->dma.nr = dev->dma.cap = dev->dma.nr_fds = 0;

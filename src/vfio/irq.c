@@ -3,7 +3,7 @@
  * Interrupts (vfio-user.md §8.7, §8.8, §9.4, §10.2): eventfds assigned with SET_IRQS, INTx
  * level/automask/unmask, MSI vectors, ERR and REQ. The state lives in the device record under
  * dev->lock. Signals go through umdev__eventfd_signal(), which never sleeps whatever the client
- * did to its eventfd (eventfd.c), so a driver may signal from any context (C6, §10.2) and
+ * did to its eventfd (clientfd.c), so a driver may signal from any context (C6, §10.2) and
  * holding dev->lock across a signal never makes anyone wait on a client.
  */
 #include <errno.h>
@@ -17,7 +17,7 @@
 
 #include "private.h"
 
-/* Never sleeps, whatever the client did to its eventfd (eventfd.c); a full counter stays full. */
+/* Never sleeps, whatever the client did to its eventfd (clientfd.c); a full counter stays full. */
 static void signal_fd(int fd)
 {
 	umdev__eventfd_signal(fd);
@@ -34,8 +34,7 @@ static void signal_trigger(struct umdev__vfio_device *dev, int fd)
 
 static void close_fd(int *fd)
 {
-	if (*fd >= 0)
-		close(*fd);
+	umdev__clientfd_close(*fd); /* an eventfd: closed at once */
 	*fd = -1;
 }
 

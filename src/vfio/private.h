@@ -13,7 +13,7 @@
  *    (umdev_intx_set_level(), umdev_dma_read(), ...); never held across a socket operation, a
  *    driver callback, a call into the core, or I/O that can wait for a client. A client's
  *    eventfds are signalled under it only through umdev__eventfd_signal(), which cannot sleep
- *    on the client; the unmask eventfd is drained without it (eventfd.c).
+ *    on the client; the unmask eventfd is drained without it (clientfd.c).
  *  - devices_lock (vfio.c; class "vfio devices_lock", rank 60) protects the list of device
  *    records; held only for a lookup or an insert/delete, and taken before dev->lock, never
  *    after.
@@ -27,6 +27,7 @@
 #define UMDEV_VFIO_PRIVATE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -273,10 +274,33 @@ void umdev__dma_abort_all(struct umdev__vfio_device *dev);
 bool umdev__dma_reply(struct umdev__vfio_device *dev, uint16_t msg_id, uint32_t err,
 		      const uint8_t *payload, size_t len);
 
-/* ---- eventfd.c: a client's eventfds, never blocking (see the top of eventfd.c) ---- */
+/* ---- clientfd.c: a client's fds, never blocking (see the top of clientfd.c) ---- */
 
-/* Set up the process-wide signalling context once. Return: false when the fallback is used. */
-bool umdev__eventfd_init(void);
+/* A device's closes that may wait: past it, the device reads nothing more (server.c). */
+#define VFIO_CLOSE_PENDING_MAX 32u
+
+/*
+ * One device's deferred closes (clientfd.c). Lock-free: shared by the device's server thread
+ * and the closer thread; it outlives the device if a close is still pending at R4, which
+ * never waits for one.
+ */
+struct umdev__close_budget {
+	atomic_uint pending; /* fds queued for, or being closed by, the closer thread */
+	atomic_uint refs; /* the server thread's, plus one per pending fd; the last put frees */
+};
+
+/* The budget the calling thread's deferred closes count against; NULL: none (set by the
+ * server thread for its device). */
+extern _Thread_local struct umdev__close_budget *umdev__close_budget_cur;
+struct umdev__close_budget *umdev__close_budget_new(void);
+void umdev__close_budget_put(struct umdev__close_budget *b);
+
+/* Set up the process-wide AIO context and closer thread once. Return: false without AIO. */
+bool umdev__clientfd_init(void);
+/* Close a client's fd without waiting for anyone: at once, or on the closer thread. */
+void umdev__clientfd_close(int fd);
+/* Whether @fd is a memory file (memfd, tmpfs, hugetlbfs); asks nothing of its file system. */
+bool umdev__clientfd_is_memory(int fd);
 /* Signal @fd (-1: none) as the kernel's eventfd_signal() does: saturating, never sleeping. */
 void umdev__eventfd_signal(int fd);
 /* Read and reset @fd's counter without sleeping. Return: whether it was non-zero. */

@@ -40,6 +40,7 @@
 #define OUTQ_FDS 4 /* messages with fds in one queue (VERSION's twin socket) */
 #define SNDBUF_WANT (1 << 20) /* asked for; Linux doubles it: 2 MiB holds any message */
 #define ACCEPT_BACKOFF_MS 100 /* accept4() out of fds: the listener rests this long (C1) */
+#define STALL_POLL_MS 50 /* closes_stalled(): how often the budget is looked at again */
 
 enum rx_result {
 	RX_MORE = 0,
@@ -125,7 +126,7 @@ static void rx_init(struct rx *rx, bool discard, bool drop_fds)
 static void rx_clear(struct rx *rx)
 {
 	for (unsigned int i = 0; i < rx->nr_fds; i++)
-		close(rx->fds[i]);
+		umdev__clientfd_close(rx->fds[i]);
 	free(rx->payload);
 	rx_init(rx, rx->discard, rx->drop_fds);
 }
@@ -182,7 +183,7 @@ static enum rx_result rx_step(int fd, struct rx *rx)
 				if (rx->nr_fds < VFIO_USER_RX_FDS_MAX && !rx->drop_fds)
 					rx->fds[rx->nr_fds++] = f;
 				else
-					close(f); /* counted: the message fails EINVAL */
+					umdev__clientfd_close(f); /* counted: EINVAL */
 			}
 		}
 		if (r <= 0)
@@ -547,10 +548,23 @@ static bool session_message(struct server *sv)
 	return !fatal;
 }
 
-/* Read and execute while the output queue has room (C2). */
+/*
+ * Whether this device has VFIO_CLOSE_PENDING_MAX closes outstanding on the closer thread
+ * (clientfd.c): then nothing more is read from its clients, so a client whose fds cannot be
+ * closed promptly stalls only its own device and pins a bounded number of fds.
+ */
+static bool closes_stalled(void)
+{
+	struct umdev__close_budget *b = umdev__close_budget_cur;
+
+	return b && atomic_load(&b->pending) >= VFIO_CLOSE_PENDING_MAX;
+}
+
+/* Read and execute while the output queue has room (C2) and closes keep up. */
 static void session_readable(struct server *sv)
 {
-	for (int i = 0; i < BURST && sv->s && outq_bytes(&sv->out) < OUTQ_MAX; i++) {
+	for (int i = 0; i < BURST && sv->s && outq_bytes(&sv->out) < OUTQ_MAX && !closes_stalled();
+	     i++) {
 		enum rx_result r = rx_step(sv->s_fd, &sv->rx);
 
 		if (r == RX_MORE)
@@ -698,12 +712,14 @@ void *umdev__vfio_server_thread(void *arg)
 	struct umdev__vfio_device *dev = sv.dev;
 	bool closing = false;
 
+	umdev__close_budget_cur = umdev__close_budget_new(); /* NULL: closes not counted */
 	for (;;) {
 		struct pollfd p[5 + MAX_BUSY];
 		unsigned int n = 0, i_listen = ~0u, i_sess = ~0u, i_twin = ~0u, i_unmask = ~0u;
 		unsigned int i_busy = 0;
 		uint64_t now = now_ms(), deadline = 0;
 		int timeout = -1, unmask_fd = -1;
+		bool stalled;
 
 		if (dev->removing && !closing) { /* R4 (§3.3) */
 			closing = true;
@@ -728,17 +744,20 @@ void *umdev__vfio_server_thread(void *arg)
 		if (sv.s && outq_flush(&sv.out, sv.s_fd) < 0)
 			session_end(&sv); /* EPIPE, ECONNRESET: protocol-fatal (§6.3) */
 
+		stalled = closes_stalled(); /* if so, re-checked every STALL_POLL_MS */
+		if (stalled)
+			deadline = now + STALL_POLL_MS;
 		p[n++] = (struct pollfd){.fd = dev->wake_fd, .events = POLLIN};
 		if (dev->listen_fd >= 0 && (!sv.accept_retry_ms || now >= sv.accept_retry_ms)) {
 			i_listen = n;
 			p[n++] = (struct pollfd){.fd = dev->listen_fd, .events = POLLIN};
-		} else if (dev->listen_fd >= 0) {
+		} else if (dev->listen_fd >= 0 && (!deadline || sv.accept_retry_ms < deadline)) {
 			deadline = sv.accept_retry_ms; /* resting after EMFILE (accept_all) */
 		}
 		if (sv.s) {
 			short ev = 0;
 
-			if (outq_bytes(&sv.out) < OUTQ_MAX)
+			if (outq_bytes(&sv.out) < OUTQ_MAX && !stalled)
 				ev |=
 				    POLLIN; /* else back-pressure: not read until it drains (C2) */
 			if (outq_bytes(&sv.out))
@@ -752,8 +771,8 @@ void *umdev__vfio_server_thread(void *arg)
 				i_twin = n;
 				p[n++] = (struct pollfd){
 				    .fd = sv.twin_fd,
-				    .events =
-					(short)(POLLIN | (outq_bytes(&sv.twin_out) ? POLLOUT : 0))};
+				    .events = (short)((stalled ? 0 : POLLIN) |
+						      (outq_bytes(&sv.twin_out) ? POLLOUT : 0))};
 			}
 			umdev__mutex_lock(&dev->lock);
 			unmask_fd = dev->irq.intx_unmask; /* changed only on this thread */
@@ -765,7 +784,8 @@ void *umdev__vfio_server_thread(void *arg)
 		}
 		i_busy = n;
 		for (unsigned int i = 0; i < sv.nr_busy; i++) {
-			p[n++] = (struct pollfd){.fd = sv.busy[i].fd, .events = POLLIN};
+			p[n++] = (struct pollfd){.fd = sv.busy[i].fd,
+						 .events = (short)(stalled ? 0 : POLLIN)};
 			if (!deadline || sv.busy[i].deadline_ms < deadline)
 				deadline = sv.busy[i].deadline_ms;
 		}
@@ -796,7 +816,7 @@ void *umdev__vfio_server_thread(void *arg)
 			session_end(&sv); /* §4.3: closed without a reply */
 		/* extra connections, from the last so busy_drop() keeps the indexes valid */
 		for (unsigned int i = sv.nr_busy; i-- > 0;) {
-			if (i_busy + i < n && p[i_busy + i].revents)
+			if (i_busy + i < n && p[i_busy + i].revents && !stalled)
 				busy_readable(&sv, i);
 			else if (now >= sv.busy[i].deadline_ms)
 				busy_drop(&sv, i);
@@ -811,5 +831,8 @@ void *umdev__vfio_server_thread(void *arg)
 	while (sv.nr_busy)
 		busy_drop(&sv, 0);
 	session_end(&sv);
+	/* closes still pending keep the budget; R4 never waits for them */
+	umdev__close_budget_put(umdev__close_budget_cur);
+	umdev__close_budget_cur = NULL;
 	return NULL;
 }

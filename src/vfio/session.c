@@ -116,8 +116,7 @@ void umdev__vfio_reply_free(struct umdev__vfio_reply *reply)
 void umdev__vfio_msg_close_fds(struct umdev__vfio_msg *msg)
 {
 	for (unsigned int i = 0; i < msg->nr_fds; i++) {
-		if (msg->fds[i] >= 0)
-			close(msg->fds[i]);
+		umdev__clientfd_close(msg->fds[i]);
 		msg->fds[i] = -1;
 	}
 	msg->nr_fds = 0;

@@ -531,7 +531,7 @@ static void vfio_detach(void *opaque, struct umdev_mdev *mdev)
 		(void)unlink(dev->path);
 		dev->removing = true;
 		umdev__mutex_lock(&dev->lock);
-		/* step 2: REQ, once; never sleeps, even on a full blocking eventfd (eventfd.c) */
+		/* step 2: REQ, once; never sleeps, even on a full blocking eventfd (clientfd.c) */
 		umdev__eventfd_signal(dev->irq.req_trigger);
 		umdev__mutex_unlock(&dev->lock);
 		(void)!write(dev->wake_fd, &one, sizeof(one));
@@ -661,7 +661,7 @@ int umdev_vfio_init(const struct umdev_vfio_options *opt)
 				return ret;
 		}
 	}
-	if (!umdev__eventfd_init())
+	if (!umdev__clientfd_init())
 		umdev_log(UMDEV_LOG_DEBUG,
 			  "vfio: no Linux AIO, eventfd signals use poll() first: a "
 			  "client racing its own eventfd can stall its device's "

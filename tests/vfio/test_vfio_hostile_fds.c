@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -24,6 +25,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <cmocka.h>
+#include <fuse_lowlevel.h>
 
 #include "hooks.h"
 #include "umdev/log.h"
@@ -118,11 +120,16 @@ static int fx_setup(void **state)
 	return 0;
 }
 
+static void hf_stop(void);
+static bool hf_running(void);
+
 static int fx_teardown(void **state)
 {
 	struct fx *f = *state;
 	char cmd[128];
 
+	if (hf_running())
+		hf_stop(); /* a FUSE test failed half-way */
 	for (int i = 0; i < 2; i++)
 		if (f->live[i])
 			assert_int_equal(umdev_mdev_remove(&f->u[i]), 0);
@@ -638,6 +645,299 @@ static void test_C1_accept_emfile_does_not_spin_and_serves_later(void **state)
 		fail_msg("the server spun on accept4() EMFILE: %.2f s of CPU in 1 s", cpu);
 }
 
+/* ---- files whose I/O waits for their server: a FUSE file served by the test ---- */
+
+/*
+ * A one-file FUSE file system ("ram", 1 MiB) served by this process's own thread, as a client
+ * could serve its own. Its READ or FLUSH answer can be held back: whatever the daemon does with
+ * the file then waits until the test lets it go.
+ */
+static struct {
+	char dir[64];
+	struct fuse_session *se;
+	pthread_t loop;
+	pthread_mutex_t lock; /* protects the three fields below */
+	bool hold_read, hold_flush;
+	fuse_req_t held; /* one held READ (held_size > 0) or FLUSH */
+	size_t held_size;
+	atomic_uint reads, flushes;
+} hf = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void hf_attr(struct stat *st, fuse_ino_t ino)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino;
+	st->st_mode = ino == FUSE_ROOT_ID ? S_IFDIR | 0755 : S_IFREG | 0600;
+	st->st_nlink = ino == FUSE_ROOT_ID ? 2 : 1;
+	st->st_size = ino == FUSE_ROOT_ID ? 0 : 1 << 20;
+}
+
+static void hf_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fuse_entry_param e = {.ino = 2, .attr_timeout = 3600, .entry_timeout = 3600};
+
+	if (parent != FUSE_ROOT_ID || strcmp(name, "ram")) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	hf_attr(&e.attr, 2);
+	fuse_reply_entry(req, &e);
+}
+
+static void hf_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct stat st;
+
+	(void)fi;
+	hf_attr(&st, ino);
+	fuse_reply_attr(req, &st, 3600);
+}
+
+static void hf_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	fi->direct_io = 1; /* every read reaches us */
+	fuse_reply_open(req, fi);
+}
+
+/* Return: true if @req is now held (answered by hf_let_go()). */
+static bool hf_hold(fuse_req_t req, bool *flag, size_t size)
+{
+	bool held = false;
+
+	pthread_mutex_lock(&hf.lock);
+	if (*flag && !hf.held) {
+		hf.held = req;
+		hf.held_size = size;
+		held = true;
+	}
+	pthread_mutex_unlock(&hf.lock);
+	return held;
+}
+
+static void hf_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	static char zeros[1 << 17];
+
+	(void)ino;
+	(void)off;
+	(void)fi;
+	atomic_fetch_add(&hf.reads, 1);
+	if (hf_hold(req, &hf.hold_read, size ? size : 1))
+		return;
+	fuse_reply_buf(req, zeros, size < sizeof(zeros) ? size : sizeof(zeros));
+}
+
+static void hf_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)fi;
+	atomic_fetch_add(&hf.flushes, 1);
+	if (hf_hold(req, &hf.hold_flush, 0))
+		return;
+	fuse_reply_err(req, 0);
+}
+
+static void hf_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)fi;
+	fuse_reply_err(req, 0);
+}
+
+static const struct fuse_lowlevel_ops hf_ops = {
+    .lookup = hf_lookup,
+    .getattr = hf_getattr,
+    .open = hf_open,
+    .read = hf_read,
+    .flush = hf_flush,
+    .release = hf_release,
+};
+
+/* Answer the held request, if any, and hold nothing more. */
+static void hf_let_go(int unused)
+{
+	static char zeros[1 << 17];
+
+	(void)unused;
+	pthread_mutex_lock(&hf.lock);
+	hf.hold_read = hf.hold_flush = false;
+	if (hf.held && hf.held_size)
+		fuse_reply_buf(hf.held, zeros,
+			       hf.held_size < sizeof(zeros) ? hf.held_size : sizeof(zeros));
+	else if (hf.held)
+		fuse_reply_err(hf.held, 0);
+	hf.held = NULL;
+	pthread_mutex_unlock(&hf.lock);
+}
+
+static void *hf_loop(void *arg)
+{
+	(void)arg;
+	fuse_session_loop(hf.se);
+	return NULL;
+}
+
+static bool hf_running(void)
+{
+	return hf.se != NULL;
+}
+
+static void hf_wake(int sig)
+{
+	(void)sig; /* only interrupts the loop's read() */
+}
+
+/* Mount the file system; Return: an O_RDWR fd of its file, or -1 if FUSE is unavailable. */
+static int hf_start(void)
+{
+	char *argv[] = {"hfuse", NULL};
+	struct fuse_args args = FUSE_ARGS_INIT(1, argv);
+	char path[96];
+	int fd;
+
+	struct sigaction sa = {.sa_handler = hf_wake}; /* no SA_RESTART */
+
+	sigaction(SIGUSR1, &sa, NULL);
+	atomic_store(&hf.reads, 0);
+	atomic_store(&hf.flushes, 0);
+	hf.hold_read = hf.hold_flush = false;
+	strcpy(hf.dir, "/tmp/umdev-hfuse-XXXXXX");
+	if (!mkdtemp(hf.dir))
+		return -1;
+	hf.se = fuse_session_new(&args, &hf_ops, sizeof(hf_ops), NULL);
+	if (!hf.se || fuse_session_mount(hf.se, hf.dir) != 0) {
+		if (hf.se)
+			fuse_session_destroy(hf.se);
+		hf.se = NULL;
+		rmdir(hf.dir);
+		return -1;
+	}
+	assert_int_equal(pthread_create(&hf.loop, NULL, hf_loop, NULL), 0);
+	snprintf(path, sizeof(path), "%s/ram", hf.dir);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	assert_true(fd >= 0);
+	return fd;
+}
+
+/*
+ * Stop serving even with files still open (a failed test): the loop is interrupted rather
+ * than waited for, and closing the session's /dev/fuse fd aborts the connection, so that no
+ * thread of this process can stay blocked on its own file system.
+ */
+static void hf_stop(void)
+{
+	hf_let_go(0);
+	fuse_session_exit(hf.se);
+	pthread_kill(hf.loop, SIGUSR1); /* read() -> EINTR; the loop sees it exited */
+	pthread_join(hf.loop, NULL);
+	fuse_session_unmount(hf.se);
+	fuse_session_destroy(hf.se);
+	hf.se = NULL;
+	rmdir(hf.dir);
+}
+
+static void *dma_read_fn(struct job *j)
+{
+	uint8_t b[16];
+
+	j->ret = umdev_dma_read(j->mdev, 0x100000, b, sizeof(b));
+	return NULL;
+}
+
+/*
+ * A DMA file the client serves itself over FUSE: a driver's DMA read would pread() it under
+ * the device lock and wait for the client's answer, wedging removal and, through devices_lock,
+ * every device. Only memory files are mapped: EINVAL, and the daemon never reads the file.
+ */
+static void test_V76_C1_dma_file_served_by_the_client_is_einval(void **state)
+{
+	struct fx *f = *state;
+	int fd = vc_open(f->path[0]);
+	int ff = hf_start();
+	struct job rd = {.mdev = fx_mdev(f, 0)};
+	int e;
+
+	if (ff < 0) {
+		close(fd);
+		skip(); /* no FUSE here */
+	}
+	assert_true(fd >= 0);
+	e = vc_dma_map(fd, 3, 0, 0x100000, 0x1000, ff);
+	if (e == 0) { /* accepted: now a driver reads it while the client holds its answer */
+		pthread_mutex_lock(&hf.lock);
+		hf.hold_read = true;
+		pthread_mutex_unlock(&hf.lock);
+		job_start(&rd, dma_read_fn);
+		usleep(100000);
+		assert_daemon_responsive(f, hf_let_go, 0);
+		if (!job_wait(&rd, 1000)) {
+			hf_let_go(0);
+			assert_true(job_wait(&rd, 5000));
+			close(fd);
+			close(ff);
+			hf_stop();
+			fail_msg("a driver's DMA read waited for the client's FUSE server");
+		}
+	}
+	assert_int_equal(e, EINVAL);
+	assert_int_equal(atomic_load(&hf.reads), 0);
+	assert_daemon_responsive(f, hf_let_go, 0);
+	assert_remove_prompt(f, hf_let_go, 0);
+	close(fd);
+	close(ff);
+	hf_stop();
+}
+
+/*
+ * Any message may carry fds, and close() of a FUSE file waits for its server's FLUSH answer.
+ * Closing what a client sent must never make its reply, its device's removal, or another
+ * device wait: such fds are closed on the closer thread.
+ */
+static void test_V29_V5_C1_fd_whose_close_waits_never_delays_anything(void **state)
+{
+	struct fx *f = *state;
+	int fd = vc_open(f->path[0]);
+	int ff = hf_start();
+	struct vc_reply r;
+	int n0;
+
+	if (ff < 0) {
+		close(fd);
+		skip();
+	}
+	assert_true(fd >= 0);
+	n0 = count_fds();
+	pthread_mutex_lock(&hf.lock);
+	hf.hold_flush = true;
+	pthread_mutex_unlock(&hf.lock);
+	assert_int_equal(vc_send(fd, 9, C_GET_INFO, 0, (uint8_t[16]){16}, 16, &ff, 1), 0);
+	if (vc_recv(fd, &r, 2000) != 0) {
+		hf_let_go(0);
+		(void)vc_recv(fd, &r, 5000);
+		vc_reply_free(&r);
+		close(fd);
+		close(ff);
+		hf_stop();
+		fail_msg("closing a client's FUSE fd held up the reply");
+	}
+	assert_int_equal(r.flags, 0x21);
+	assert_int_equal(r.error, EINVAL);
+	vc_reply_free(&r);
+	usleep(100000);
+	assert_int_equal(atomic_load(&hf.flushes), 1); /* our close waits on the closer thread */
+	assert_daemon_responsive(f, hf_let_go, 0);
+	assert_remove_prompt(f, hf_let_go, 0);
+	assert_true(vc_eof(fd, 1000));
+	close(fd);
+	hf_let_go(0); /* the closer thread's close() completes */
+	/* the closer's copy, the connection (ours and the server's), vfio0's listener and wake */
+	assert_true(fds_settle(n0 - 4));
+	close(ff);
+	hf_stop();
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 
 int main(void)
@@ -650,6 +950,8 @@ int main(void)
 	    T(test_V51_C1_unmask_eventfd_drained_by_client_never_blocks),
 	    T(test_V77_I4_C1_fd_backed_maps_bounded_per_session),
 	    T(test_C1_accept_emfile_does_not_spin_and_serves_later),
+	    T(test_V76_C1_dma_file_served_by_the_client_is_einval),
+	    T(test_V29_V5_C1_fd_whose_close_waits_never_delays_anything),
 	};
 
 	umdev_log_set_sink(NULL, NULL, UMDEV_LOG_WARNING);
