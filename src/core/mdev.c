@@ -399,10 +399,23 @@ static int mdev_remove(const uuid_t *uuid, bool check_serial, uint64_t serial)
 		return -ENODEV;
 	}
 	if (mdev->state == UMDEV_MDEV_ACTIVE && !mdev->published) {
+		uint64_t found = mdev->serial;
+
 		test_point(UMDEV_TEST_REMOVE_WAIT_PUBLISHED, uuid); /* list_lock held */
-		/* list_lock is held from the check to the wait, so @mdev cannot go meanwhile */
-		while (mdev->state == UMDEV_MDEV_ACTIVE && !mdev->published)
+		/*
+		 * The wait drops list_lock: once C9 ends another remover may take the mdev and
+		 * free it, and a new one may take its UUID. Look it up again after each wake-up.
+		 */
+		do {
 			umdev__cond_wait(&published_cond, &umdev__list_lock);
+			mdev = table_find(uuid);
+		} while (mdev && mdev->serial == found && mdev->state == UMDEV_MDEV_ACTIVE &&
+			 !mdev->published);
+		if (!mdev || mdev->serial != found) {
+			umdev__mutex_unlock(&umdev__list_lock);
+			umdev__guard_put(&p->guard);
+			return -ENODEV; /* removed by another remover meanwhile: GONE */
+		}
 	}
 	if (mdev->state != UMDEV_MDEV_ACTIVE)
 		ret = -EAGAIN; /* R2: RESERVED or REMOVING (M-40, M-42) */
