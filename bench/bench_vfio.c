@@ -345,7 +345,6 @@ static const struct umdev_tree_hooks bench_tree_hooks = {
     .mdev_prepare = hook_mdev_prepare,
     .mdev_publish = hook_mdev_nodes,
     .mdev_unpublish = hook_mdev_nodes,
-    .mdev_discard = hook_mdev_nodes,
 };
 
 static char rundir[] = "/tmp/bench_vfio.XXXXXX";

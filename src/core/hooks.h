@@ -103,7 +103,7 @@ int umdev__mdev_remove_serial(const uuid_t *uuid, uint64_t serial);
  * struct umdev_tree_hooks - the tree's side of registration, create and remove.
  *
  * Publication calls for one object never overlap; every publish is paired with exactly one
- * unpublish (or discard), in reverse order. None is called with a core lock held.
+ * unpublish, in reverse order. None is called with a core lock held.
  */
 struct umdev_tree_hooks {
 	/* /sys/bus/mdev/drivers/<name>/ */
@@ -121,16 +121,15 @@ struct umdev_tree_hooks {
 	/* §4.4 step 5: the reverse of parent_publish */
 	void (*parent_unpublish)(void *opaque, struct umdev__parent *p);
 	/*
-	 * C8: build the mdev's node set without publishing it; -ENOMEM. The result is stored by
-	 * the core and handed back to exactly one of publish+unpublish or discard.
+	 * C8, the last step of create that can fail: build the mdev's node set without
+	 * publishing it; atomic (on error nothing is left); -ENOMEM. The result is stored by the
+	 * core and handed back to mdev_publish, then mdev_unpublish.
 	 */
 	int (*mdev_prepare)(void *opaque, struct umdev_mdev *mdev, void **ret_nodes);
 	/* C9: publish the whole node set in one tree update; cannot fail */
 	void (*mdev_publish)(void *opaque, struct umdev_mdev *mdev, void *nodes);
 	/* R3: unpublish in one tree update and free the set; never waits for FUSE requests */
 	void (*mdev_unpublish)(void *opaque, struct umdev_mdev *mdev, void *nodes);
-	/* undo of mdev_prepare on a failed create: free an unpublished set */
-	void (*mdev_discard)(void *opaque, struct umdev_mdev *mdev, void *nodes);
 };
 
 /* ---- hooks installed by vfio ---- */
@@ -151,13 +150,34 @@ void umdev__core_set_tree_hooks(const struct umdev_tree_hooks *hooks, void *opaq
 void umdev__core_set_vfio_hooks(const struct umdev_vfio_hooks *hooks, void *opaque);
 
 /*
- * Test hooks (M-63): called with no lock held at two points of registration. NULL: none.
+ * Points where a test may stop a core operation to force an interleaving (the kernel's
+ * fault-injection points, issue 8): the hook runs in the operation's thread and may block.
+ */
+enum umdev_test_point {
+	/* umdev_mdev_create(): the parent record found and referenced; before the ticket */
+	UMDEV_TEST_CREATE_LOOKED_UP,
+	/* create: UUID reserved (C4), ticket held; before probe (C6) */
+	UMDEV_TEST_CREATE_RESERVED,
+	/* create: node set published (C9), before the mdev is marked removable */
+	UMDEV_TEST_CREATE_PUBLISHED,
+	/* remove: found ACTIVE but not yet published; about to wait for C9 to end. list_lock
+	 * is held: the hook must not block or call into the core. */
+	UMDEV_TEST_REMOVE_WAIT_PUBLISHED,
+	/* unregistration, steps 3 and 5: about to wait for outstanding tickets (uuid NULL). The
+	 * parent's guard mutex is held: the hook must not block or call into the core. */
+	UMDEV_TEST_UNREGISTER_DRAIN_WAIT,
+};
+
+/*
+ * Test hooks (M-63): called with no lock held (except where said above). NULL: none.
  * before_bus_link: §4.3 just before the mdev_bus link is published.
  * after_bus_unlink: §4.4 just after step 2.
+ * point: at each enum umdev_test_point; @uuid the mdev's, or NULL.
  */
 struct umdev_test_hooks {
 	void (*register_before_bus_link)(struct umdev_parent *parent);
 	void (*unregister_after_bus_unlink)(struct umdev_parent *parent);
+	void (*point)(enum umdev_test_point point, const uuid_t *uuid);
 };
 void umdev__core_set_test_hooks(const struct umdev_test_hooks *hooks);
 

@@ -836,13 +836,6 @@ static void mdev_unpublish(void *opaque, struct umdev_mdev *mdev, void *nodes)
 	(void)mdev;
 }
 
-static void mdev_discard(void *opaque, struct umdev_mdev *mdev, void *nodes)
-{
-	(void)opaque;
-	(void)mdev;
-	mdev_nodes_free(nodes);
-}
-
 const struct umdev_tree_hooks umdev__sysfs_tree_hooks = {
     .driver_publish = driver_publish,
     .driver_unpublish = driver_unpublish,
@@ -853,5 +846,4 @@ const struct umdev_tree_hooks umdev__sysfs_tree_hooks = {
     .mdev_prepare = mdev_prepare,
     .mdev_publish = mdev_publish,
     .mdev_unpublish = mdev_unpublish,
-    .mdev_discard = mdev_discard,
 };

@@ -12,7 +12,7 @@ int umdev_ida_alloc(struct umdev_ida *ida)
 {
 	int ret = -ENOSPC;
 
-	pthread_mutex_lock(&ida->lock);
+	umdev__mutex_lock(&ida->lock);
 	for (unsigned int w = 0; w < ida->nr_words; w++) {
 		if (ida->words[w] != UINT64_MAX) {
 			unsigned int bit = (unsigned int)__builtin_ctzll(~ida->words[w]);
@@ -37,35 +37,35 @@ int umdev_ida_alloc(struct umdev_ida *ida)
 		ida->nr_words = n;
 	}
 out:
-	pthread_mutex_unlock(&ida->lock);
+	umdev__mutex_unlock(&ida->lock);
 	return ret;
 }
 
 void umdev_ida_free(struct umdev_ida *ida, unsigned int index)
 {
-	pthread_mutex_lock(&ida->lock);
+	umdev__mutex_lock(&ida->lock);
 	assert(index / 64 < ida->nr_words);
 	assert(ida->words[index / 64] & (UINT64_C(1) << (index % 64)));
 	ida->words[index / 64] &= ~(UINT64_C(1) << (index % 64));
-	pthread_mutex_unlock(&ida->lock);
+	umdev__mutex_unlock(&ida->lock);
 }
 
 int umdev_ida_taken(struct umdev_ida *ida, unsigned int index)
 {
 	int taken = 0;
 
-	pthread_mutex_lock(&ida->lock);
+	umdev__mutex_lock(&ida->lock);
 	if (index / 64 < ida->nr_words)
 		taken = !!(ida->words[index / 64] & (UINT64_C(1) << (index % 64)));
-	pthread_mutex_unlock(&ida->lock);
+	umdev__mutex_unlock(&ida->lock);
 	return taken;
 }
 
 void umdev_ida_destroy(struct umdev_ida *ida)
 {
-	pthread_mutex_lock(&ida->lock);
+	umdev__mutex_lock(&ida->lock);
 	free(ida->words);
 	ida->words = NULL;
 	ida->nr_words = 0;
-	pthread_mutex_unlock(&ida->lock);
+	umdev__mutex_unlock(&ida->lock);
 }

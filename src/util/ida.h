@@ -9,15 +9,18 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "lockdep.h"
+
 struct umdev_ida {
-	pthread_mutex_t lock; /* leaf; protects words and nr_words; held for one scan */
+	/* leaf (docs/locking.md); protects words and nr_words; held for one scan */
+	struct umdev_mutex lock;
 	uint64_t *words; /* bit n set: index n is taken */
 	unsigned int nr_words;
 };
 
 #define UMDEV_IDA_INIT                                                                             \
 	{                                                                                          \
-		.lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP                                      \
+		.lock = UMDEV_MUTEX_INIT_ADAPTIVE(&umdev__lock_class_ida)                          \
 	}
 
 /* Return: the lowest free index, now taken; -ENOMEM; -ENOSPC past 1 << 20 indexes. */

@@ -8,21 +8,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lockdep.h"
 #include "umdev/log.h"
 
 /* Sink configuration; set at start-up, read by every logger (a race-free snapshot via the lock). */
-static pthread_mutex_t sink_lock = PTHREAD_MUTEX_INITIALIZER; /* leaf: protects the two below */
+/* innermost (docs/locking.md): protects the two below; held to copy or set them */
+static struct umdev_mutex sink_lock = UMDEV_MUTEX_INIT(&umdev__lock_class_log);
 static umdev_log_fn *sink_fn;
 static void *sink_opaque;
 static atomic_int sink_max_level = UMDEV_LOG_NOTICE;
 
 void umdev_log_set_sink(umdev_log_fn *fn, void *opaque, enum umdev_log_level max_level)
 {
-	pthread_mutex_lock(&sink_lock);
+	umdev__mutex_lock(&sink_lock);
 	sink_fn = fn;
 	sink_opaque = opaque;
 	atomic_store(&sink_max_level, (int)max_level);
-	pthread_mutex_unlock(&sink_lock);
+	umdev__mutex_unlock(&sink_lock);
 }
 
 int umdev_log_enabled(enum umdev_log_level level)
@@ -56,10 +58,10 @@ void umdev_log(enum umdev_log_level level, const char *fmt, ...)
 	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 
-	pthread_mutex_lock(&sink_lock);
+	umdev__mutex_lock(&sink_lock);
 	fn = sink_fn;
 	opaque = sink_opaque;
-	pthread_mutex_unlock(&sink_lock);
+	umdev__mutex_unlock(&sink_lock);
 	if (fn)
 		fn(opaque, level, msg);
 	else

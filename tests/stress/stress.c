@@ -91,26 +91,10 @@ static void mdev_unpublish(void *opaque, struct umdev_mdev *mdev, void *p)
 	free(nodes);
 }
 
-static void mdev_discard(void *opaque, struct umdev_mdev *mdev, void *p)
-{
-	struct st_nodes *nodes = p;
-
-	(void)opaque;
-	(void)mdev;
-	if (!nodes || nodes->magic != ST_NODES_MAGIC || nodes->published) {
-		hook_error("discard of a bad node set");
-		return;
-	}
-	atomic_fetch_sub(&nr_outstanding, 1);
-	nodes->magic = 0;
-	free(nodes);
-}
-
 static const struct umdev_tree_hooks tree_hooks = {
     .mdev_prepare = mdev_prepare,
     .mdev_publish = mdev_publish,
     .mdev_unpublish = mdev_unpublish,
-    .mdev_discard = mdev_discard,
 };
 
 static int vfio_register(void *opaque, struct umdev_mdev *mdev, unsigned int *ret_index)
