@@ -183,6 +183,13 @@ static int probe_result(const struct umdev__parent *p, int ret)
 	return ret;
 }
 
+/* Vendor callbacks and hooks run with no core lock held (M-78, hooks.h). */
+static void assert_no_core_lock(void)
+{
+	umdev__assert_not_held(&umdev__driver_lock);
+	umdev__assert_not_held(&umdev__list_lock);
+}
+
 /* A test hook's point (hooks.h). */
 static void test_point(enum umdev_test_point point, const uuid_t *uuid)
 {
@@ -245,6 +252,7 @@ int umdev__type_create(struct umdev__type *t, const uuid_t *uuid)
 	umdev__mutex_unlock(&umdev__list_lock);
 
 	test_point(UMDEV_TEST_CREATE_RESERVED, uuid);
+	assert_no_core_lock(); /* M-78 */
 	ret = probe_result(p, p->drv->probe(mdev)); /* C6: vendor errno unchanged (M-29) */
 	if (ret < 0)
 		goto err_release;
@@ -337,6 +345,7 @@ void umdev__mdev_teardown(struct umdev_mdev *mdev)
 	 * start: the mdev is no longer ACTIVE. Only the creation reference remains afterwards.
 	 */
 	wait_refs(mdev, 1);
+	assert_no_core_lock(); /* M-78 */
 	if (p->drv->remove) /* R5: the mirror of C6 */
 		p->drv->remove(mdev);
 	mdev_release(mdev); /* R6 */
