@@ -807,6 +807,7 @@ static int hf_start(void)
 	if (!mkdtemp(hf.dir))
 		return -1;
 	hf.se = fuse_session_new(&args, &hf_ops, sizeof(hf_ops), NULL);
+	fuse_opt_free_args(&args); /* the session keeps what it needs */
 	if (!hf.se || fuse_session_mount(hf.se, hf.dir) != 0) {
 		if (hf.se)
 			fuse_session_destroy(hf.se);
