@@ -141,6 +141,7 @@ int umdev__dma_map(struct umdev__vfio_device *dev, struct umdev__vfio_msg *msg)
 out:
 	umdev__mutex_unlock(&dev->lock);
 	if (ret == 0 && dev->ops && dev->ops->dma_map_notify) {
+		umdev__assert_not_held(&dev->lock); /* no vfio lock across a callback */
 		umdev__vfio_in_callback = true;
 		dev->ops->dma_map_notify(dev->mdev, m.iova, m.size, true);
 		umdev__vfio_in_callback = false;
@@ -153,6 +154,7 @@ static void notify_unmapped(struct umdev__vfio_device *dev, struct umdev__dma_ma
 {
 	for (unsigned int i = 0; i < nr; i++) {
 		if (dev->ops && dev->ops->dma_map_notify) {
+			umdev__assert_not_held(&dev->lock); /* no vfio lock across a callback */
 			umdev__vfio_in_callback = true;
 			dev->ops->dma_map_notify(dev->mdev, maps[i].iova, maps[i].size, false);
 			umdev__vfio_in_callback = false;

@@ -331,6 +331,7 @@ void umdev__irq_msi_eval(struct umdev__vfio_device *dev)
  */
 void umdev__irq_unmask_event(struct umdev__vfio_device *dev, int fd)
 {
+	umdev__assert_not_held(&dev->lock); /* I/O on a client's fd */
 	if (!umdev__eventfd_drain(fd))
 		return;
 	umdev__mutex_lock(&dev->lock);

@@ -168,6 +168,7 @@ static int device_reset(struct umdev__vfio_device *dev)
 	umdev__irq_reset(dev);
 	umdev__mutex_unlock(&dev->lock);
 	if (dev->ops && dev->ops->reset) {
+		umdev__assert_not_held(&dev->lock); /* no vfio lock across a callback */
 		umdev__vfio_in_callback = true;
 		ret = dev->ops->reset(dev->mdev);
 		umdev__vfio_in_callback = false;
@@ -203,6 +204,7 @@ void umdev__vfio_session_free(struct umdev__vfio_session *s)
 		s->twin_fd = -1;
 		(void)device_reset(dev); /* step 5 */
 		if (s->opened && dev->ops && dev->ops->close_device) {
+			umdev__assert_not_held(&dev->lock); /* no vfio lock across a callback */
 			umdev__vfio_in_callback = true;
 			dev->ops->close_device(dev->mdev);
 			umdev__vfio_in_callback = false;
@@ -389,6 +391,7 @@ static int handle_version(struct umdev__vfio_session *s, struct umdev__vfio_msg 
 	if (ret < 0)
 		goto err_close_twin;
 	if (dev->ops && dev->ops->open_device) {
+		umdev__assert_not_held(&dev->lock); /* no vfio lock across a callback */
 		umdev__vfio_in_callback = true;
 		ret = dev->ops->open_device(dev->mdev);
 		umdev__vfio_in_callback = false;
@@ -588,12 +591,14 @@ static int region_write(struct umdev__vfio_device *dev, uint32_t region, uint64_
 		umdev__irq_msi_eval(dev); /* a vector may have been unmasked */
 		umdev__mutex_unlock(&dev->lock);
 		if (dev->ops && dev->ops->config_write) {
+			umdev__assert_not_held(&dev->lock); /* no vfio lock across a callback */
 			umdev__vfio_in_callback = true;
 			dev->ops->config_write(dev->mdev, (unsigned int)offset, count);
 			umdev__vfio_in_callback = false;
 		}
 		return 0;
 	}
+	umdev__assert_not_held(&dev->lock); /* no vfio lock across a callback */
 	umdev__vfio_in_callback = true;
 	r = dev->ops->region_write(dev->mdev, region, offset, data, count);
 	umdev__vfio_in_callback = false;
@@ -631,6 +636,7 @@ static int handle_region_read(struct umdev__vfio_session *s, struct umdev__vfio_
 		umdev__mutex_unlock(&dev->lock);
 		return 0;
 	}
+	umdev__assert_not_held(&dev->lock); /* no vfio lock across a callback */
 	umdev__vfio_in_callback = true;
 	r = dev->ops->region_read(dev->mdev, region, offset, reply->payload + 16, count);
 	umdev__vfio_in_callback = false;
@@ -719,6 +725,7 @@ static int handle_set_irqs(struct umdev__vfio_device *dev, struct umdev__vfio_ms
 	if (ret < 0)
 		return ret;
 	if (ch.action && dev->ops && dev->ops->set_irqs) {
+		umdev__assert_not_held(&dev->lock); /* no vfio lock across a callback */
 		umdev__vfio_in_callback = true;
 		dev->ops->set_irqs(dev->mdev, ch.index, ch.start, ch.count, ch.action);
 		umdev__vfio_in_callback = false;
