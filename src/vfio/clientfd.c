@@ -12,10 +12,10 @@
  * blocks on an eventfd it signals: eventfd_signal() saturates the counter instead.
  *
  * Signal: we reach the kernel's eventfd_signal() through Linux AIO. An iocb submitted with
- * IOCB_FLAG_RESFD makes the kernel signal aio_resfd when the iocb completes; we submit an
- * IOCB_CMD_POLL for POLLIN on our own eventfd, whose counter stays 1 forever, so the poll is
- * ready at once, the iocb completes inside io_submit() and the kernel signals the client's
- * eventfd from there: never sleeping on the client, saturating like the kernel. io_submit()
+ * IOCB_FLAG_RESFD makes the kernel signal aio_resfd when the iocb completes; we submit a read
+ * of 0 bytes from an empty memfd of ours (IOCB_CMD_PREAD, which valgrind understands too),
+ * which completes inside io_submit(), and the kernel signals the client's eventfd from there:
+ * never sleeping on the client, saturating like the kernel. io_submit()
  * also checks that the fd is an eventfd (-EINVAL otherwise). The call is as short as any
  * system call and cannot wait for the client, so it may run under dev->lock, which keeps the
  * fd number stable (the kernel, too, signals eventfds under its spinlocks).
@@ -49,7 +49,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -65,11 +65,11 @@
 
 /*
  * Process-wide, set up once by umdev__clientfd_init() and never torn down (the kernel frees
- * them at exit): the AIO context, our always-readable eventfd, and the closer thread's queue,
+ * them at exit): the AIO context, the empty memfd its reads come from, the closer thread's queue,
  * a pipe of struct closing records. Read-only once set.
  */
 static aio_context_t aio_ctx;
-static int ready_fd = -1;
+static int empty_fd = -1;
 static bool aio_ok;
 static bool nowait_ok = true; /* RWF_NOWAIT reads; cleared at the first EOPNOTSUPP */
 static int closer_pipe[2] = {-1, -1}; /* [1] non-blocking: a full queue closes inline */
@@ -139,7 +139,7 @@ static void init_once_fn(void)
 	int fd;
 
 	init_closer();
-	fd = eventfd(1, EFD_CLOEXEC | EFD_NONBLOCK); /* readable forever: never read */
+	fd = memfd_create("umdev-aio", MFD_CLOEXEC); /* empty for ever */
 	if (fd < 0)
 		return;
 	if (syscall(SYS_io_setup, AIO_EVENTS, &ctx) < 0) {
@@ -147,7 +147,7 @@ static void init_once_fn(void)
 		return;
 	}
 	aio_ctx = ctx;
-	ready_fd = fd;
+	empty_fd = fd;
 	aio_ok = true;
 }
 
@@ -200,10 +200,13 @@ bool umdev__clientfd_is_memory(int fd)
 void umdev__clientfd_close(int fd)
 {
 	struct umdev__close_budget *b = umdev__close_budget_cur;
-	struct closing c = {.fd = fd, .budget = b};
+	struct closing c;
 
 	if (fd < 0)
 		return;
+	memset(&c, 0, sizeof(c)); /* the padding goes into the pipe too */
+	c.fd = fd;
+	c.budget = b;
 	if (close_is_prompt(fd) || closer_pipe[1] < 0) {
 		close(fd);
 		return;
@@ -233,13 +236,15 @@ static void aio_reap(void)
 
 static int aio_signal(int fd)
 {
+	static char none[1]; /* 0 bytes are read into it */
 	struct iocb cb;
 	struct iocb *cbs[1] = {&cb};
 
 	memset(&cb, 0, sizeof(cb));
-	cb.aio_lio_opcode = IOCB_CMD_POLL;
-	cb.aio_fildes = (uint32_t)ready_fd;
-	cb.aio_buf = POLLIN;
+	cb.aio_lio_opcode = IOCB_CMD_PREAD;
+	cb.aio_fildes = (uint32_t)empty_fd;
+	cb.aio_buf = (uint64_t)(uintptr_t)none;
+	cb.aio_nbytes = 0;
 	cb.aio_flags = IOCB_FLAG_RESFD;
 	cb.aio_resfd = (uint32_t)fd;
 	for (int tries = 0; tries < 2; tries++) {
