@@ -233,6 +233,8 @@ struct umdev__vfio_device {
 	pthread_t thread;
 	bool thread_started;
 	_Atomic bool removing; /* set at R4 step 1 */
+	/* the server thread's deferred closes (clientfd.c); our reference is put at R4 */
+	struct umdev__close_budget *close_budget;
 	struct umdev__vfio_session *session; /* only the server thread touches it */
 };
 
@@ -286,11 +288,11 @@ bool umdev__dma_reply(struct umdev__vfio_device *dev, uint16_t msg_id, uint32_t 
  */
 struct umdev__close_budget {
 	atomic_uint pending; /* fds queued for, or being closed by, the closer thread */
-	atomic_uint refs; /* the server thread's, plus one per pending fd; the last put frees */
+	atomic_uint refs; /* the device's (put at R4), plus one per pending fd; last put frees */
 };
 
-/* The budget the calling thread's deferred closes count against; NULL: none (set by the
- * server thread for its device). */
+/* The budget the calling thread's deferred closes count against; NULL: none (the server
+ * thread sets its device's). */
 extern _Thread_local struct umdev__close_budget *umdev__close_budget_cur;
 struct umdev__close_budget *umdev__close_budget_new(void);
 void umdev__close_budget_put(struct umdev__close_budget *b);

@@ -9,7 +9,10 @@
  * per socket (C2, 4 MiB) that is written without blocking when the socket can take whole
  * messages; while the queue is full the connection is not read (back-pressure), and a
  * connection that stalls mid-message stalls only its own receive state (C3). So a client that
- * stops reading delays neither removal nor its device's interrupts (C6).
+ * stops reading delays neither removal nor its device's interrupts (C6). Nor do its fds: they
+ * are signalled, drained and closed without waiting (clientfd.c); when its closes pile up on
+ * the closer thread, this device reads nothing more until they complete (closes_stalled()),
+ * and when accept4() runs out of fds the listener rests instead of spinning (accept_all()).
  *
  * No partial message (§3.3 step 4): a message is handed to the kernel only when the socket has
  * room for all of it, so closing the connection at any point leaves only whole messages in the
@@ -712,7 +715,7 @@ void *umdev__vfio_server_thread(void *arg)
 	struct umdev__vfio_device *dev = sv.dev;
 	bool closing = false;
 
-	umdev__close_budget_cur = umdev__close_budget_new(); /* NULL: closes not counted */
+	umdev__close_budget_cur = dev->close_budget; /* put by R4 after the join */
 	for (;;) {
 		struct pollfd p[5 + MAX_BUSY];
 		unsigned int n = 0, i_listen = ~0u, i_sess = ~0u, i_twin = ~0u, i_unmask = ~0u;
@@ -831,8 +834,6 @@ void *umdev__vfio_server_thread(void *arg)
 	while (sv.nr_busy)
 		busy_drop(&sv, 0);
 	session_end(&sv);
-	/* closes still pending keep the budget; R4 never waits for them */
-	umdev__close_budget_put(umdev__close_budget_cur);
-	umdev__close_budget_cur = NULL;
+	umdev__close_budget_cur = NULL; /* R4 never waits for the closes still pending */
 	return NULL;
 }

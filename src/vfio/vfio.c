@@ -435,12 +435,15 @@ static int thread_start(struct umdev__vfio_device *dev)
 	dev->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (dev->wake_fd < 0)
 		return -errno;
+	dev->close_budget = umdev__close_budget_new(); /* NULL: closes are not counted */
 	/* the server thread takes no signal: the daemon waits for them synchronously */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	ret = -pthread_create(&dev->thread, NULL, umdev__vfio_server_thread, dev);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (ret < 0) {
+		umdev__close_budget_put(dev->close_budget);
+		dev->close_budget = NULL;
 		close(dev->wake_fd);
 		dev->wake_fd = -1;
 		return ret;
@@ -541,6 +544,8 @@ static void vfio_detach(void *opaque, struct umdev_mdev *mdev)
 		 */
 		pthread_join(dev->thread, NULL);
 		close(dev->wake_fd);
+		umdev__close_budget_put(dev->close_budget); /* closes still pending keep it */
+		dev->close_budget = NULL;
 	}
 	umdev__mutex_lock(&devices_lock);
 	umdev_list_del(&dev->node);
