@@ -29,6 +29,11 @@
 #define DEFAULT_MAX_THREADS 256 /* mdev.md §8.1 */
 #define FUSE_SUPER_MAGIC_VALUE 0x65735546 /* statfs f_type of a FUSE mount */
 #define MOUNT_TIMEOUT_S 10 /* the INIT handshake must come this fast */
+/*
+ * How long an unmount waits for the kernel's releases of closed files: they are in flight
+ * for microseconds; a file still open after this is held by a process, not owed to us.
+ */
+#define RELEASE_WAIT_MS 2000
 
 /* ---- transport: FOPEN_PARALLEL_DIRECT_WRITES in open replies ---- */
 
@@ -94,9 +99,58 @@ static void fuse_log_bridge(enum fuse_log_level level, const char *fmt, va_list 
 
 /* ---- lifecycle ---- */
 
-int umdev_sysfs_create(const struct umdev_sysfs_options *opt, struct umdev_sysfs **ret)
+/* A condition variable whose timed waits take CLOCK_MONOTONIC deadlines. */
+static void cond_init_monotonic(pthread_cond_t *cond)
+{
+	pthread_condattr_t attr;
+
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(cond, &attr);
+	pthread_condattr_destroy(&attr);
+}
+
+/* now + @ms on CLOCK_MONOTONIC */
+static struct timespec deadline_in(unsigned int ms)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	t.tv_sec += ms / 1000;
+	t.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (t.tv_nsec >= 1000000000) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000;
+	}
+	return t;
+}
+
+/*
+ * tree_lock prefers writers (a stream of readers must not starve a create), which
+ * umdev__rwlock_init() cannot ask for: initialise the pthread lock ourselves, with the class.
+ */
+static void tree_lock_init(struct umdev_rwlock *l)
 {
 	pthread_rwlockattr_t attr;
+
+	pthread_rwlockattr_init(&attr);
+	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&l->rwlock, &attr);
+	pthread_rwlockattr_destroy(&attr);
+	l->cls = &umdev__lock_class_tree;
+}
+
+static void locks_fini(struct umdev_sysfs *fs)
+{
+	pthread_cond_destroy(&fs->loop_cond);
+	umdev__mutex_destroy(&fs->loop_lock);
+	pthread_cond_destroy(&fs->handles_empty);
+	umdev__mutex_destroy(&fs->handles_lock);
+	umdev__rwlock_destroy(&fs->tree_lock);
+}
+
+int umdev_sysfs_create(const struct umdev_sysfs_options *opt, struct umdev_sysfs **ret)
+{
 	struct umdev_sysfs *fs;
 	int err;
 
@@ -116,18 +170,14 @@ int umdev_sysfs_create(const struct umdev_sysfs_options *opt, struct umdev_sysfs
 	clock_gettime(CLOCK_REALTIME, &fs->birth);
 	umdev_list_init(&fs->parents);
 	umdev_list_init(&fs->handles);
-	pthread_mutex_init(&fs->handles_lock, NULL);
-	pthread_rwlockattr_init(&attr);
-	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-	pthread_rwlock_init(&fs->tree_lock, &attr);
-	pthread_rwlockattr_destroy(&attr);
-	pthread_mutex_init(&fs->loop_lock, NULL);
-	pthread_cond_init(&fs->loop_cond, NULL);
+	tree_lock_init(&fs->tree_lock);
+	umdev__mutex_init(&fs->handles_lock, &umdev__lock_class_sysfs_handles, false);
+	cond_init_monotonic(&fs->handles_empty);
+	umdev__mutex_init(&fs->loop_lock, &umdev__lock_class_sysfs_loop, false);
+	cond_init_monotonic(&fs->loop_cond);
 	err = umdev__sysfs_tree_init(fs);
 	if (err < 0) {
-		pthread_cond_destroy(&fs->loop_cond);
-		pthread_mutex_destroy(&fs->loop_lock);
-		pthread_rwlock_destroy(&fs->tree_lock);
+		locks_fini(fs);
 		free(fs->mountpoint);
 		free(fs);
 		return err;
@@ -149,10 +199,7 @@ void umdev_sysfs_destroy(struct umdev_sysfs *fs)
 		umdev_log(UMDEV_LOG_ERR, "sysfs destroyed with parents still published, ignoring");
 	umdev__sysfs_handles_fini(fs); /* the loop has ended: no release will come for these */
 	umdev__sysfs_tree_fini(fs);
-	pthread_mutex_destroy(&fs->handles_lock);
-	pthread_cond_destroy(&fs->loop_cond);
-	pthread_mutex_destroy(&fs->loop_lock);
-	pthread_rwlock_destroy(&fs->tree_lock);
+	locks_fini(fs);
 	free(fs->mountpoint);
 	free(fs);
 }
@@ -161,10 +208,20 @@ void umdev_sysfs_destroy(struct umdev_sysfs *fs)
 
 static void loop_set_state(struct umdev_sysfs *fs, int state)
 {
-	pthread_mutex_lock(&fs->loop_lock);
+	umdev__mutex_lock(&fs->loop_lock);
 	fs->loop_state = state;
 	pthread_cond_broadcast(&fs->loop_cond);
-	pthread_mutex_unlock(&fs->loop_lock);
+	umdev__mutex_unlock(&fs->loop_lock);
+}
+
+static int loop_get_state(struct umdev_sysfs *fs)
+{
+	int state;
+
+	umdev__mutex_lock(&fs->loop_lock);
+	state = fs->loop_state;
+	umdev__mutex_unlock(&fs->loop_lock);
+	return state;
 }
 
 void umdev__sysfs_loop_live(struct umdev_sysfs *fs)
@@ -214,18 +271,16 @@ static int check_mountpoint(const char *path)
 /* Wait for the INIT handshake; then the mount root must be ours. */
 static int wait_live(struct umdev_sysfs *fs)
 {
-	struct timespec deadline;
+	struct timespec deadline = deadline_in(MOUNT_TIMEOUT_S * 1000);
 	struct statfs sfs;
 	int state;
 
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += MOUNT_TIMEOUT_S;
-	pthread_mutex_lock(&fs->loop_lock);
+	umdev__mutex_lock(&fs->loop_lock);
 	while (fs->loop_state == LOOP_STARTING &&
-	       pthread_cond_timedwait(&fs->loop_cond, &fs->loop_lock, &deadline) == 0)
+	       umdev__cond_timedwait(&fs->loop_cond, &fs->loop_lock, &deadline) == 0)
 		;
 	state = fs->loop_state;
-	pthread_mutex_unlock(&fs->loop_lock);
+	umdev__mutex_unlock(&fs->loop_lock);
 	if (state != LOOP_LIVE)
 		return -EIO;
 	if (statfs(fs->mountpoint, &sfs) < 0 || sfs.f_type != FUSE_SUPER_MAGIC_VALUE)
@@ -263,6 +318,9 @@ int umdev_sysfs_mount(struct umdev_sysfs *fs)
 	if (ret < 0)
 		goto err_unmount;
 	fs->loop_state = LOOP_STARTING;
+	umdev__mutex_lock(&fs->handles_lock);
+	fs->closing = false; /* opens work again after an earlier unmount */
+	umdev__mutex_unlock(&fs->handles_lock);
 	ret = -pthread_create(&fs->loop_thread, NULL, loop_main, fs);
 	if (ret < 0)
 		goto err_unmount;
@@ -284,49 +342,62 @@ err_destroy:
 
 /*
  * A request that wakes one worker after fuse_exit(): libfuse drops (never answers) a request
- * read after the exit flag was set, so the lookup blocks until closing /dev/fuse aborts the
- * connection; hence a detached thread of its own, which frees @arg.
+ * read after the exit flag was set, so the lookup blocks until fuse_unmount() closes
+ * /dev/fuse, which aborts the connection. Hence a thread of its own, joined after that.
  */
 static void *poke_main(void *arg)
 {
 	struct stat st;
 
 	(void)stat(arg, &st);
-	free(arg);
 	return NULL;
 }
 
 /*
- * Stop the loop: set the exit flag, then make one request (a lookup of a name that does not
- * exist) so that a worker wakes, sees the flag and ends the loop, which cancels the other
- * workers. Only then unmount (lazily: files may still be open) and close /dev/fuse, which
- * aborts whatever is left, the poke included.
+ * Stop the loop, in this order:
+ *  1. Let the kernel deliver the releases it owes us (umdev__sysfs_handles_drain()). close(2)
+ *     does not wait for its RELEASE: the kernel sends it in the background. libfuse keeps
+ *     state per open directory (struct fuse_dh, with the listing) that only serving the
+ *     RELEASEDIR frees, and fuse_destroy() does not: a release still queued when the loop
+ *     stops is either read after the exit flag, and dropped, or aborted with the connection,
+ *     and that memory is lost (a LeakSanitizer report at exit, issue 8).
+ *  2. Set the exit flag, then make one request (a lookup of a name that does not exist) so
+ *     that a worker wakes, sees the flag and ends the loop, which cancels the other workers
+ *     and joins every one of them before fuse_loop_mt() returns.
+ *  3. Unmount (lazily: files may still be open): this closes /dev/fuse first, which aborts
+ *     what is left, the lookup included. Then free the session.
  */
 void umdev_sysfs_unmount(struct umdev_sysfs *fs)
 {
-	pthread_attr_t attr;
+	struct timespec deadline = deadline_in(RELEASE_WAIT_MS);
+	unsigned int open_handles;
+	bool poking = false;
 	pthread_t poke;
-	char *path;
-	int state;
+	char *path = NULL;
 
 	if (!fs || !fs->mounted)
 		return;
+	/* a loop that ended (mount failed, connection aborted) will deliver nothing */
+	if (loop_get_state(fs) != LOOP_LIVE)
+		deadline = deadline_in(0);
+	open_handles = umdev__sysfs_handles_drain(fs, &deadline);
+	if (open_handles)
+		umdev_log(UMDEV_LOG_DEBUG, "sysfs: unmounting with %u file%s still open",
+			  open_handles, open_handles == 1 ? "" : "s");
 	fuse_exit(fs->fuse);
-	pthread_mutex_lock(&fs->loop_lock);
-	state = fs->loop_state;
-	pthread_mutex_unlock(&fs->loop_lock);
-	if (state != LOOP_DEAD && asprintf(&path, "%s/.umdev-stop", fs->mountpoint) >= 0) {
-		pthread_attr_init(&attr);
-		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		if (pthread_create(&poke, &attr, poke_main, path) != 0) {
+	if (loop_get_state(fs) != LOOP_DEAD) {
+		if (asprintf(&path, "%s/.umdev-stop", fs->mountpoint) < 0)
+			path = NULL;
+		poking = path && pthread_create(&poke, NULL, poke_main, path) == 0;
+		if (!poking)
 			umdev_log(UMDEV_LOG_ERR,
 				  "sysfs: cannot stop the FUSE loop, waiting for it");
-			free(path);
-		}
-		pthread_attr_destroy(&attr);
 	}
 	pthread_join(fs->loop_thread, NULL);
 	fuse_unmount(fs->fuse);
+	if (poking)
+		pthread_join(poke, NULL);
+	free(path);
 	fuse_destroy(fs->fuse);
 	fs->fuse = NULL;
 	fs->mounted = false;
