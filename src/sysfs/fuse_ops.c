@@ -76,7 +76,7 @@ static int node_get_path(struct umdev_sysfs *fs, const char *path, mode_t type, 
 
 /*
  * A handle for @n, taking the caller's reference on it. Return: 0; -ENOMEM; -ENODEV the
- * filesystem is being unmounted (umdev__sysfs_handles_drain()).
+ * filesystem is being unmounted (umdev__sysfs_handles_close()).
  */
 static int handle_new(struct umdev_sysfs *fs, struct sysfs_node *n, struct sysfs_handle **ret)
 {
@@ -119,13 +119,19 @@ static void handle_free(struct umdev_sysfs *fs, struct sysfs_handle *h)
 	handle_destroy(h); /* outside the leaf: the node put may drop a core reference */
 }
 
-unsigned int umdev__sysfs_handles_drain(struct umdev_sysfs *fs, const struct timespec *deadline)
+void umdev__sysfs_handles_close(struct umdev_sysfs *fs)
+{
+	umdev__mutex_lock(&fs->handles_lock);
+	fs->closing = true;
+	umdev__mutex_unlock(&fs->handles_lock);
+}
+
+unsigned int umdev__sysfs_handles_wait(struct umdev_sysfs *fs, const struct timespec *deadline)
 {
 	unsigned int n = 0;
 	struct umdev_list *pos;
 
 	umdev__mutex_lock(&fs->handles_lock);
-	fs->closing = true;
 	while (!umdev_list_empty(&fs->handles) &&
 	       umdev__cond_timedwait(&fs->handles_empty, &fs->handles_lock, deadline) == 0)
 		;

@@ -89,6 +89,7 @@ struct sysfs_node {
 struct umdev_sysfs {
 	/* immutable after umdev_sysfs_create() */
 	char *mountpoint;
+	char *stop_path; /* <mountpoint>/.umdev-stop: a name that never exists (unmount) */
 	unsigned int max_threads;
 	bool allow_other;
 	bool debug;
@@ -159,12 +160,13 @@ struct sysfs_node *umdev__sysfs_lookup(struct umdev_sysfs *fs, const char *path)
 int umdev__sysfs_tree_init(struct umdev_sysfs *fs);
 /* Free the whole tree (destroy). */
 void umdev__sysfs_tree_fini(struct umdev_sysfs *fs);
+/* Stop opens: from now on they fail ENODEV, so the list of open handles only shrinks. */
+void umdev__sysfs_handles_close(struct umdev_sysfs *fs);
 /*
- * Stop opens (they fail ENODEV from now on) and wait until the kernel released every open
- * handle, or until @deadline (CLOCK_MONOTONIC). Return: the number of handles still open,
- * i.e. files some process keeps open.
+ * Wait until every open handle was released, or until @deadline (CLOCK_MONOTONIC).
+ * Return: the number of handles still open.
  */
-unsigned int umdev__sysfs_handles_drain(struct umdev_sysfs *fs, const struct timespec *deadline);
+unsigned int umdev__sysfs_handles_wait(struct umdev_sysfs *fs, const struct timespec *deadline);
 /* Free the handles the kernel never released (the loop has ended). */
 void umdev__sysfs_handles_fini(struct umdev_sysfs *fs);
 /* The tree hooks installed into the core. */

@@ -30,10 +30,12 @@
 #define FUSE_SUPER_MAGIC_VALUE 0x65735546 /* statfs f_type of a FUSE mount */
 #define MOUNT_TIMEOUT_S 10 /* the INIT handshake must come this fast */
 /*
- * How long an unmount waits for the kernel's releases of closed files: they are in flight
- * for microseconds; a file still open after this is held by a process, not owed to us.
+ * How long an unmount waits for the kernel's releases of closed files (release_drain()):
+ * at most RELEASE_WAIT_MS in all, and no longer than RELEASE_QUIET_MS once releases stop
+ * coming, since a file still open then is one a process keeps open.
  */
 #define RELEASE_WAIT_MS 2000
+#define RELEASE_QUIET_MS 100
 
 /* ---- transport: FOPEN_PARALLEL_DIRECT_WRITES in open replies ---- */
 
@@ -160,7 +162,8 @@ int umdev_sysfs_create(const struct umdev_sysfs_options *opt, struct umdev_sysfs
 	if (!fs)
 		return -ENOMEM;
 	fs->mountpoint = strdup(opt->mountpoint);
-	if (!fs->mountpoint) {
+	if (!fs->mountpoint || asprintf(&fs->stop_path, "%s/.umdev-stop", opt->mountpoint) < 0) {
+		free(fs->mountpoint);
 		free(fs);
 		return -ENOMEM;
 	}
@@ -178,6 +181,7 @@ int umdev_sysfs_create(const struct umdev_sysfs_options *opt, struct umdev_sysfs
 	err = umdev__sysfs_tree_init(fs);
 	if (err < 0) {
 		locks_fini(fs);
+		free(fs->stop_path);
 		free(fs->mountpoint);
 		free(fs);
 		return err;
@@ -200,6 +204,7 @@ void umdev_sysfs_destroy(struct umdev_sysfs *fs)
 	umdev__sysfs_handles_fini(fs); /* the loop has ended: no release will come for these */
 	umdev__sysfs_tree_fini(fs);
 	locks_fini(fs);
+	free(fs->stop_path);
 	free(fs->mountpoint);
 	free(fs);
 }
@@ -340,6 +345,58 @@ err_destroy:
 	return ret;
 }
 
+static bool earlier(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* The time @t (CLOCK_MONOTONIC) has come. */
+static bool past(const struct timespec *t)
+{
+	struct timespec now = deadline_in(0);
+
+	return !earlier(&now, t);
+}
+
+/*
+ * Let the kernel deliver the releases it owes us, before the loop stops. close(2) does not
+ * wait for its RELEASE: the kernel queues it and sends it in the background. libfuse keeps
+ * state for each open directory (struct fuse_dh, with the listing) that only serving the
+ * RELEASEDIR frees, and fuse_destroy() does not: a release still queued when the loop stops
+ * is either read after the exit flag, and dropped, or aborted with the connection, and that
+ * memory is lost (a LeakSanitizer report at exit, issue 8).
+ *
+ * Opens fail from here on, so the handles only go. Each round makes one request of our own
+ * (a lookup of stop_path, answered ENOENT): the kernel hands out requests in the order they
+ * were queued, so once it is answered the releases queued before it have been read by
+ * workers, which finish them (exit is not set). Then wait for the list to empty, at most
+ * RELEASE_QUIET_MS; go round again while releases keep coming, up to RELEASE_WAIT_MS. A
+ * handle still open at the end belongs to a process that keeps its file open.
+ * Return: the number of handles still open.
+ */
+static unsigned int release_drain(struct umdev_sysfs *fs)
+{
+	struct timespec limit = deadline_in(RELEASE_WAIT_MS), now = deadline_in(0), quiet;
+	unsigned int left, before;
+	struct stat st;
+
+	umdev__sysfs_handles_close(fs);
+	left = umdev__sysfs_handles_wait(fs, &now);
+	if (loop_get_state(fs) != LOOP_LIVE)
+		return left; /* a loop that ended (mount failed, aborted) delivers nothing */
+	while (left > 0 && !past(&limit)) {
+		before = left;
+		(void)stat(fs->stop_path, &st); /* the round trip: ENOENT */
+		quiet = deadline_in(RELEASE_QUIET_MS);
+		if (past(&limit) || earlier(&limit, &quiet))
+			quiet = limit;
+		left = umdev__sysfs_handles_wait(fs, &quiet);
+		if (left >= before)
+			break; /* none came in a quiet period: files that processes keep open */
+	}
+	return left;
+}
+
 /*
  * A request that wakes one worker after fuse_exit(): libfuse drops (never answers) a request
  * read after the exit flag was set, so the lookup blocks until fuse_unmount() closes
@@ -347,48 +404,37 @@ err_destroy:
  */
 static void *poke_main(void *arg)
 {
+	struct umdev_sysfs *fs = arg;
 	struct stat st;
 
-	(void)stat(arg, &st);
+	(void)stat(fs->stop_path, &st);
 	return NULL;
 }
 
 /*
  * Stop the loop, in this order:
- *  1. Let the kernel deliver the releases it owes us (umdev__sysfs_handles_drain()). close(2)
- *     does not wait for its RELEASE: the kernel sends it in the background. libfuse keeps
- *     state per open directory (struct fuse_dh, with the listing) that only serving the
- *     RELEASEDIR frees, and fuse_destroy() does not: a release still queued when the loop
- *     stops is either read after the exit flag, and dropped, or aborted with the connection,
- *     and that memory is lost (a LeakSanitizer report at exit, issue 8).
- *  2. Set the exit flag, then make one request (a lookup of a name that does not exist) so
- *     that a worker wakes, sees the flag and ends the loop, which cancels the other workers
- *     and joins every one of them before fuse_loop_mt() returns.
+ *  1. Let the kernel deliver the releases it owes us (release_drain()).
+ *  2. Set the exit flag, then make one request (a lookup of stop_path) so that a worker
+ *     wakes, sees the flag and ends the loop, which cancels the other workers and joins
+ *     every one of them before fuse_loop_mt() returns: a request being served is finished.
  *  3. Unmount (lazily: files may still be open): this closes /dev/fuse first, which aborts
  *     what is left, the lookup included. Then free the session.
  */
 void umdev_sysfs_unmount(struct umdev_sysfs *fs)
 {
-	struct timespec deadline = deadline_in(RELEASE_WAIT_MS);
-	unsigned int open_handles;
+	unsigned int still_open;
 	bool poking = false;
 	pthread_t poke;
-	char *path = NULL;
 
 	if (!fs || !fs->mounted)
 		return;
-	/* a loop that ended (mount failed, connection aborted) will deliver nothing */
-	if (loop_get_state(fs) != LOOP_LIVE)
-		deadline = deadline_in(0);
-	open_handles = umdev__sysfs_handles_drain(fs, &deadline);
-	if (open_handles)
+	still_open = release_drain(fs);
+	if (still_open)
 		umdev_log(UMDEV_LOG_DEBUG, "sysfs: unmounting with %u file%s still open",
-			  open_handles, open_handles == 1 ? "" : "s");
+			  still_open, still_open == 1 ? "" : "s");
 	fuse_exit(fs->fuse);
 	if (loop_get_state(fs) != LOOP_DEAD) {
-		if (asprintf(&path, "%s/.umdev-stop", fs->mountpoint) < 0)
-			path = NULL;
-		poking = path && pthread_create(&poke, NULL, poke_main, path) == 0;
+		poking = pthread_create(&poke, NULL, poke_main, fs) == 0;
 		if (!poking)
 			umdev_log(UMDEV_LOG_ERR,
 				  "sysfs: cannot stop the FUSE loop, waiting for it");
@@ -397,7 +443,6 @@ void umdev_sysfs_unmount(struct umdev_sysfs *fs)
 	fuse_unmount(fs->fuse);
 	if (poking)
 		pthread_join(poke, NULL);
-	free(path);
 	fuse_destroy(fs->fuse);
 	fs->fuse = NULL;
 	fs->mounted = false;
