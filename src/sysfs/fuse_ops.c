@@ -384,7 +384,7 @@ static int op_read(const char *path, char *buf, size_t size, off_t off, struct f
 	fresh = malloc(SYSFS_FILE_SIZE);
 	if (!fresh)
 		return -ENOMEM;
-	umdev__assert_not_held(&h->lock); /* a show runs with no lock of ours (M-78) */
+	sysfs_assert_no_lock_held(); /* not even h->lock: see struct sysfs_handle */
 	ret = n->ops->show(n, fresh, SYSFS_FILE_SIZE);
 	umdev__mutex_lock(&h->lock);
 	if (ret < 0) {
@@ -421,6 +421,7 @@ static int op_write(const char *path, const char *buf, size_t size, off_t off,
 		return -EINVAL;
 	if (!published(n) && !n->ops->store_when_stale)
 		return -ENODEV; /* stale handle (M-39, M-62) */
+	sysfs_assert_no_lock_held();
 	return (int)n->ops->store(n, buf, len); /* the errno flows to the writer unchanged */
 }
 

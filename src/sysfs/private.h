@@ -17,6 +17,7 @@
 #ifndef UMDEV_SYSFS_PRIVATE_H
 #define UMDEV_SYSFS_PRIVATE_H
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -144,6 +145,16 @@ struct sysfs_handle {
 	size_t snap_len;
 	bool snap_valid; /* a show succeeded into snap */
 };
+
+/*
+ * Before a show or a store, which call into the core and the vendor: the calling thread holds
+ * no checked lock at all (M-78; docs/locking.md: vendor callbacks run with none held).
+ */
+#ifdef UMDEV_LOCKDEP
+#define sysfs_assert_no_lock_held() assert(umdev__lockdep_depth() == 0)
+#else
+#define sysfs_assert_no_lock_held() ((void)0)
+#endif
 
 /* ---- tree.c ---- */
 

@@ -42,6 +42,18 @@ static struct before take(struct fx *f, unsigned int parent)
 	return b;
 }
 
+/* @dir + "/" + @name, in one of a ring of static buffers (test thread only). */
+static const char *join(const char *dir, const char *name)
+{
+	static char ring[4][PATH_MAX];
+	static unsigned int pos;
+	char *buf = ring[pos++ % 4];
+	int n = snprintf(buf, PATH_MAX, "%s/%s", dir, name);
+
+	assert_true(n > 0 && n < PATH_MAX);
+	return buf;
+}
+
 static void check_list(const char *path, const char *want)
 {
 	char *l = fx_list(path);
@@ -216,63 +228,184 @@ static void numbers_of(struct fx *f, const char *uuid, unsigned int *ret_vfio,
 	free(l);
 }
 
-/* Create @uuid on t0, check its numbers are @vfio and @group, remove it (M-33, M-46, I-7). */
-static void check_numbers_free(struct fx *f, const char *uuid, unsigned int vfio,
-			       unsigned int group)
+/* Where a create walk creates: a type directory and the parent directory it is in. */
+struct target {
+	char type_dir[PATH_MAX]; /* R/.../mdev_supported_types/<type-id> */
+	char parent_dir[PATH_MAX]; /* R/sys/devices/virtual/<class>/<parent> */
+	char driver_dir[PATH_MAX]; /* R/sys/bus/mdev/drivers/<driver> */
+	unsigned int tdrv_parent; /* t<i> for the counters; FX_MAX_PARENTS: not tdrv */
+};
+
+/* Parent @parent of class and driver @drv (class NULL at registration: the driver's name). */
+static void target_init(struct fx *f, struct target *t, const char *parent, const char *drv,
+			const char *type_id, unsigned int tdrv_parent)
+{
+	snprintf(t->type_dir, PATH_MAX, "%s",
+		 fx_path(f, "sys/class/mdev_bus/%s/mdev_supported_types/%s", parent, type_id));
+	snprintf(t->parent_dir, PATH_MAX, "%s",
+		 fx_path(f, "sys/devices/virtual/%s/%s", drv, parent));
+	snprintf(t->driver_dir, PATH_MAX, "%s", fx_path(f, "sys/bus/mdev/drivers/%s", drv));
+	t->tdrv_parent = tdrv_parent;
+}
+
+static ssize_t create_at(const struct target *t, const char *uuid)
+{
+	char buf[64];
+
+	snprintf(buf, sizeof(buf), "%s\n", uuid);
+	return fx_write(join(t->type_dir, "create"), buf, strlen(buf), O_WRONLY);
+}
+
+static long available_at(const struct target *t)
+{
+	char buf[32];
+	ssize_t n = fx_read(join(t->type_dir, "available_instances"), buf, sizeof(buf));
+
+	return n < 0 ? n : strtol(buf, NULL, 10);
+}
+
+/* Create @uuid, check its numbers are @vfio and @group, remove it (M-33, M-46, I-7). */
+static void check_numbers_free(struct fx *f, const struct target *t, const char *uuid,
+			       unsigned int vfio, unsigned int group)
 {
 	unsigned int v, g;
 
-	assert_int_equal(fx_create(f, 0, uuid), 37);
+	assert_int_equal(create_at(t, uuid), 37);
 	numbers_of(f, uuid, &v, &g);
 	assert_int_equal(v, vfio);
 	assert_int_equal(g, group);
 	assert_int_equal(fx_remove(f, uuid), 1);
 }
 
-static void test_M32_create_allocation_failures_unwind_whole(void **state)
+/* Walk a create of @uuid through @t's `create` file; then remove it. */
+static void walk_create(struct fx *f, const struct target *t, const char *uuid, const char *what)
 {
-	struct fx *f = *state;
-	const char *u = fx_uuid(0xfa17);
 	unsigned int n, passed, vfio, group, v, g;
+	unsigned int parent = t->tdrv_parent;
 	struct before b;
+	long avail;
 	bool fired;
 	ssize_t ret;
 
 	/* the numbers the walk's mdev must get: every failed attempt frees its own */
-	assert_int_equal(fx_create(f, 0, u), 37);
-	numbers_of(f, u, &vfio, &group);
-	assert_int_equal(fx_remove(f, u), 1);
-	b = take(f, 0);
+	assert_int_equal(create_at(t, uuid), 37);
+	numbers_of(f, uuid, &vfio, &group);
+	assert_int_equal(fx_remove(f, uuid), 1);
+	b = take(f, parent);
+	avail = available_at(t);
+	assert_true(avail > 0);
 	for (n = 1;; n++) {
 		fault_arm(n);
-		ret = fx_create(f, 0, u);
+		ret = create_at(t, uuid);
 		fired = fault_fired();
 		passed = fault_disarm();
 		if (!fired)
 			break;
 		if (ret != -ENOMEM)
-			fprintf(stderr, "# create point %u (%s): %zd\n", n, fault_last(), ret);
+			fprintf(stderr, "# %s point %u (%s): %zd\n", what, n, fault_last(), ret);
 		assert_int_equal(ret, -ENOMEM);
 		/* no node of the attempt (I-2, M-29's list) */
 		check_list(fx_path(f, "sys/bus/mdev/devices"), "");
-		check_list(fx_type(f, 0, "devices"), "");
-		check_list(fx_path(f, "sys/devices/virtual/tdrv/t0"),
-			   "mdev_supported_types,subsystem,uevent");
-		check_list(fx_path(f, "sys/bus/mdev/drivers/tdrv"), "");
+		check_list(join(t->type_dir, "devices"), "");
+		check_list(t->parent_dir, "mdev_supported_types,subsystem,uevent");
+		check_list(t->driver_dir, "");
 		check_list(fx_path(f, "sys/kernel/iommu_groups"), "");
 		check_list(fx_path(f, "sys/class/vfio-dev"), "");
-		check_unchanged(f, &b, 0, n);
-		assert_int_equal(tdrv_live(f->t[0]), 0); /* remove once if probe succeeded (I-4) */
-		check_numbers_free(f, u, vfio, group);
+		check_unchanged(f, &b, parent, n);
+		assert_int_equal(available_at(t), avail); /* C4's count restored at RELEASE */
+		if (parent < f->nr_parents) /* remove once if probe succeeded (I-4) */
+			assert_int_equal(tdrv_live(f->t[parent]), 0);
+		check_numbers_free(f, t, uuid, vfio, group);
 	}
 	assert_int_equal(ret, 37);
-	assert_true(fx_exists(fx_dev(f, u, "sample_attr")));
-	numbers_of(f, u, &v, &g);
+	numbers_of(f, uuid, &v, &g);
 	assert_int_equal(v, vfio);
 	assert_int_equal(g, group);
-	assert_int_equal(fx_remove(f, u), 1);
 	free(b.dump);
-	report("create", n - 1, passed);
+	report(what, n - 1, passed);
+}
+
+static void test_M32_create_allocation_failures_unwind_whole(void **state)
+{
+	struct fx *f = *state;
+	const char *u = fx_uuid(0xfa17);
+	struct target t;
+
+	target_init(f, &t, "t0", "tdrv", "tdrv-a", 0);
+	walk_create(f, &t, u, "create");
+	assert_true(fx_exists(fx_dev(f, u, "sample_attr")));
+	assert_int_equal(fx_remove(f, u), 1);
+}
+
+/*
+ * ---- create with attribute groups in subdirectories ----
+ *
+ * tdrv's one attribute group has no name; this driver's device has a named group with an
+ * attribute is_visible hides, and one at the top (the kernel's dev_groups shapes, §6.4).
+ */
+static ssize_t gdrv_show(struct umdev_mdev *mdev, char *buf, size_t len)
+{
+	(void)mdev;
+	return snprintf(buf, len, "1\n");
+}
+
+static const struct umdev_attr gdrv_top = {.name = "top", .mode = 0444, .show = gdrv_show};
+static const struct umdev_attr gdrv_shown = {.name = "shown", .mode = 0444, .show = gdrv_show};
+static const struct umdev_attr gdrv_hidden = {.name = "hidden", .mode = 0444, .show = gdrv_show};
+static const struct umdev_attr *const gdrv_top_attrs[] = {&gdrv_top, NULL};
+static const struct umdev_attr *const gdrv_grp_attrs[] = {&gdrv_shown, &gdrv_hidden, NULL};
+
+static bool gdrv_visible(struct umdev_mdev *mdev, const struct umdev_attr *attr)
+{
+	(void)mdev;
+	return attr != &gdrv_hidden;
+}
+
+static const struct umdev_attr_group gdrv_top_group = {.attrs = gdrv_top_attrs};
+static const struct umdev_attr_group gdrv_named_group = {
+    .name = "grp", .attrs = gdrv_grp_attrs, .is_visible = gdrv_visible};
+static const struct umdev_attr_group *const gdrv_groups[] = {&gdrv_top_group, &gdrv_named_group,
+							     NULL};
+
+static int gdrv_probe(struct umdev_mdev *mdev)
+{
+	(void)mdev;
+	return 0;
+}
+
+static void gdrv_remove(struct umdev_mdev *mdev)
+{
+	(void)mdev;
+}
+
+static struct umdev_driver gdrv = {
+    .name = "gdrv",
+    .device_api = "vfio-pci",
+    .max_instances = 4,
+    .probe = gdrv_probe,
+    .remove = gdrv_remove,
+    .dev_groups = gdrv_groups,
+};
+
+static void test_M32_create_with_named_groups_allocation_failures_unwind(void **state)
+{
+	struct fx *f = *state;
+	struct umdev_type x = {.sysfs_name = "x"}, y = {.sysfs_name = "y"};
+	struct umdev_type *types[] = {&x, &y};
+	struct umdev_parent parent = {0};
+	const char *u = fx_uuid(0xfa19);
+	struct target t;
+
+	target_init(f, &t, "g0", "gdrv", "gdrv-y", FX_MAX_PARENTS);
+	assert_int_equal(umdev_register_driver(&gdrv), 0);
+	assert_int_equal(umdev_register_parent(&parent, "g0", NULL, &gdrv, types, 2), 0);
+	walk_create(f, &t, u, "create (named group)");
+	check_list(fx_dev(f, u, NULL),
+		   "driver,grp,iommu_group,mdev_type,remove,subsystem,top,uevent,vfio-dev");
+	check_list(fx_dev(f, u, "grp"), "shown");
+	assert_int_equal(fx_remove(f, u), 1);
+	umdev_unregister_parent(&parent);
+	assert_int_equal(umdev_unregister_driver(&gdrv), 0);
 }
 
 /* ---- remove through the tree: open + one write of "1" + close of <dev>/remove, §4.2 ---- */
@@ -325,6 +458,9 @@ int main(void)
 		fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_M32_create_allocation_failures_unwind_whole,
 					    fx_setup_sample, fx_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_M32_create_with_named_groups_allocation_failures_unwind, fx_setup_bare,
+		fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_M37_remove_allocation_failures_keep_the_device,
 					    fx_setup, fx_teardown),
 	};
