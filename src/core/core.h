@@ -15,6 +15,7 @@
 #include "hooks.h"
 #include "ida.h"
 #include "list.h"
+#include "lockdep.h"
 #include "umdev/mdev.h"
 
 /*
@@ -23,8 +24,8 @@
  * unregistration waits, for the tickets actually outstanding (no grace period, §3.1).
  */
 struct umdev_guard {
-	pthread_mutex_t mutex; /* leaf; protects the four fields below; held for a few lines */
-	unsigned int tickets; /* one per create past C5, remove past R1, or callback read */
+	struct umdev_mutex mutex; /* leaf; protects the four fields below; held for a few lines */
+	unsigned int tickets; /* one per create from C1 on, remove past R1, or callback read */
 	bool unregistering; /* §4.4 step 1: create and remove tickets fail -ENODEV */
 	bool dead; /* §4.4 step 5: every ticket fails -ENODEV */
 	pthread_cond_t drained; /* signalled when tickets reaches 0 while unregistering */
@@ -32,7 +33,11 @@ struct umdev_guard {
 
 void umdev__guard_init(struct umdev_guard *g);
 void umdev__guard_destroy(struct umdev_guard *g);
-/* Take a ticket: a create/remove one (@callback false) or a callback one. 0 or -ENODEV. */
+/*
+ * Take a ticket: a create/remove one (@callback false) or a callback one. Never waits.
+ * Return: 0; -ENODEV unregistering (create/remove) or dead (any); -ESTALE dead, when
+ * @callback is false (a stale `create` handle, which fails before any other check).
+ */
 int umdev__guard_get(struct umdev_guard *g, bool callback);
 /* Drop a ticket taken by umdev__guard_get(). */
 void umdev__guard_put(struct umdev_guard *g);
@@ -54,7 +59,9 @@ struct umdev__parent {
 	/*
 	 * Holders: the registry (registration to the end of unregistration), each mdev in the
 	 * UUID table (its type reference, C4 to RELEASE), each sysfs node that names the parent,
-	 * and each core operation in progress that looked the parent up.
+	 * and each umdev_mdev_create() in progress (taken under list_lock while the vendor
+	 * type's core pointer is set). A remove in progress holds none of its own: the mdev's
+	 * type reference keeps the record, its guard ticket keeps the parent registered.
 	 */
 	atomic_uint refs;
 	char name[UMDEV_PARENT_NAME_MAX + 1];
@@ -84,16 +91,18 @@ struct umdev_mdev {
 	uint64_t serial; /* unique for the process lifetime; set at C4 */
 	struct umdev__type *type; /* holds a reference on type->parent (C4 to RELEASE) */
 	enum umdev_mdev_state state; /* under list_lock */
-	bool published; /* under list_lock; set after C9's publish */
+	bool published; /* under list_lock; set after C9's publish; remove waits for it */
 	struct umdev_list parent_node; /* type->parent->mdevs; under list_lock */
 	struct umdev_mdev *hash_next; /* UUID table chain; under list_lock */
 	/*
-	 * Memory lifetime (mdev.md §2.1). Holders: the creation reference (C4 to RELEASE), one
-	 * per umdev_mdev_get()/umdev__mdev_get_serial() caller, one per vfio-user session. Taken
-	 * only while ACTIVE, under list_lock; so once the state leaves ACTIVE it only falls.
+	 * Memory lifetime (mdev.md §2.1). Holders: the creation reference (C4 to RELEASE) and
+	 * one per umdev_mdev_get()/umdev__mdev_get_serial() caller (sysfs attribute operations,
+	 * drivers). Taken only while ACTIVE, under list_lock; so once the state leaves ACTIVE it
+	 * only falls. vfio-user sessions hold none: R4 ends them and waits for their threads
+	 * before anything of the mdev is freed, so none outlives R4.
 	 */
 	atomic_uint refs;
-	pthread_mutex_t ref_lock; /* leaf; pairs a put with the waiter on ref_zero */
+	struct umdev_mutex ref_lock; /* leaf; pairs a put with the waiter on ref_zero */
 	pthread_cond_t ref_zero; /* signalled when refs drops to 1 or 0 */
 	void *drvdata; /* the driver's; not synchronised by the core */
 	unsigned int vfio_index; /* C7 */
@@ -109,9 +118,9 @@ struct umdev_mdev {
  * insert, or one state change; never across a callback, hook, allocation that may block, or
  * a wait.
  */
-extern pthread_mutex_t umdev__list_lock;
+extern struct umdev_mutex umdev__list_lock;
 /* driver_lock: the driver and parent registries. Registration calls only; outermost. */
-extern pthread_mutex_t umdev__driver_lock;
+extern struct umdev_mutex umdev__driver_lock;
 extern struct umdev_list umdev__parents; /* under driver_lock */
 /* iommu group numbers (mdev.md §6.4): lowest free, one per mdev */
 extern struct umdev_ida umdev__iommu_ida;
@@ -128,9 +137,10 @@ struct umdev__parent *umdev__registry_find_parent(const char *name);
 /* ---- mdev.c ---- */
 
 /* R3-R6 for an mdev the caller moved to REMOVING; a guard ticket or unregistration holds
- * the parent. */
+ * the parent. Caller holds no lock. */
 void umdev__mdev_teardown(struct umdev_mdev *mdev);
-/* The first ACTIVE mdev of @p, moved to REMOVING, or NULL (§4.4 step 4). */
+/* The first ACTIVE mdev of @p, moved to REMOVING, or NULL (§4.4 step 4). Caller holds the
+ * guard as unregistration (no create or remove of @p in flight). */
 struct umdev_mdev *umdev__parent_take_active(struct umdev__parent *p);
 /* Number of mdevs in the table (tests). */
 extern unsigned int umdev__nr_mdevs; /* under list_lock */

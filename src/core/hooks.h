@@ -150,13 +150,34 @@ void umdev__core_set_tree_hooks(const struct umdev_tree_hooks *hooks, void *opaq
 void umdev__core_set_vfio_hooks(const struct umdev_vfio_hooks *hooks, void *opaque);
 
 /*
- * Test hooks (M-63): called with no lock held at two points of registration. NULL: none.
+ * Points where a test may stop a core operation to force an interleaving (the kernel's
+ * fault-injection points, issue 8): the hook runs in the operation's thread and may block.
+ */
+enum umdev_test_point {
+	/* umdev_mdev_create(): the parent record found and referenced; before the ticket */
+	UMDEV_TEST_CREATE_LOOKED_UP,
+	/* create: UUID reserved (C4), ticket held; before probe (C6) */
+	UMDEV_TEST_CREATE_RESERVED,
+	/* create: node set published (C9), before the mdev is marked removable */
+	UMDEV_TEST_CREATE_PUBLISHED,
+	/* remove: found ACTIVE but not yet published; about to wait for C9 to end. list_lock
+	 * is held: the hook must not block or call into the core. */
+	UMDEV_TEST_REMOVE_WAIT_PUBLISHED,
+	/* unregistration, steps 3 and 5: about to wait for outstanding tickets (uuid NULL). The
+	 * parent's guard mutex is held: the hook must not block or call into the core. */
+	UMDEV_TEST_UNREGISTER_DRAIN_WAIT,
+};
+
+/*
+ * Test hooks (M-63): called with no lock held (except where said above). NULL: none.
  * before_bus_link: §4.3 just before the mdev_bus link is published.
  * after_bus_unlink: §4.4 just after step 2.
+ * point: at each enum umdev_test_point; @uuid the mdev's, or NULL.
  */
 struct umdev_test_hooks {
 	void (*register_before_bus_link)(struct umdev_parent *parent);
 	void (*unregister_after_bus_unlink)(struct umdev_parent *parent);
+	void (*point)(enum umdev_test_point point, const uuid_t *uuid);
 };
 void umdev__core_set_test_hooks(const struct umdev_test_hooks *hooks);
 

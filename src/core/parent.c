@@ -16,7 +16,7 @@
 
 void umdev__guard_init(struct umdev_guard *g)
 {
-	pthread_mutex_init(&g->mutex, NULL);
+	umdev__mutex_init(&g->mutex, &umdev__lock_class_guard, false);
 	pthread_cond_init(&g->drained, NULL);
 	g->tickets = 0;
 	g->unregistering = false;
@@ -26,41 +26,46 @@ void umdev__guard_init(struct umdev_guard *g)
 void umdev__guard_destroy(struct umdev_guard *g)
 {
 	pthread_cond_destroy(&g->drained);
-	pthread_mutex_destroy(&g->mutex);
+	umdev__mutex_destroy(&g->mutex);
 }
 
 int umdev__guard_get(struct umdev_guard *g, bool callback)
 {
 	int ret = 0;
 
-	pthread_mutex_lock(&g->mutex);
-	if (g->dead || (!callback && g->unregistering))
+	umdev__mutex_lock(&g->mutex);
+	if (g->dead)
+		ret = callback ? -ENODEV : -ESTALE; /* §4.4 step 5 on: a stale handle (M-62) */
+	else if (!callback && g->unregistering)
 		ret = -ENODEV; /* C5, R1: fail fast, never wait (M-59) */
 	else
 		g->tickets++;
-	pthread_mutex_unlock(&g->mutex);
+	umdev__mutex_unlock(&g->mutex);
 	return ret;
 }
 
 void umdev__guard_put(struct umdev_guard *g)
 {
-	pthread_mutex_lock(&g->mutex);
+	umdev__mutex_lock(&g->mutex);
 	assert(g->tickets > 0);
 	if (--g->tickets == 0 && g->unregistering)
 		pthread_cond_broadcast(&g->drained);
-	pthread_mutex_unlock(&g->mutex);
+	umdev__mutex_unlock(&g->mutex);
 }
 
 /* Wait for every outstanding ticket; with @kill, refuse callback tickets from now on too. */
 static void guard_drain(struct umdev_guard *g, bool kill)
 {
-	pthread_mutex_lock(&g->mutex);
+	umdev__mutex_lock(&g->mutex);
 	g->unregistering = true;
 	if (kill)
 		g->dead = true;
+	if (g->tickets && umdev__test && umdev__test->point)
+		umdev__test->point(UMDEV_TEST_UNREGISTER_DRAIN_WAIT,
+				   NULL); /* mutex held: no waits */
 	while (g->tickets)
-		pthread_cond_wait(&g->drained, &g->mutex);
-	pthread_mutex_unlock(&g->mutex);
+		umdev__cond_wait(&g->drained, &g->mutex);
+	umdev__mutex_unlock(&g->mutex);
 }
 
 /* ---- the parent record ---- */
@@ -145,9 +150,9 @@ ssize_t umdev__type_show_available(struct umdev__type *t, char *buf, size_t len)
 	if (p->driver_managed) {
 		avail = p->drv->get_available(t->vendor); /* on every read (M-79) */
 	} else {
-		pthread_mutex_lock(&umdev__list_lock);
+		umdev__mutex_lock(&umdev__list_lock);
 		avail = p->available;
-		pthread_mutex_unlock(&umdev__list_lock);
+		umdev__mutex_unlock(&umdev__list_lock);
 	}
 	umdev__guard_put(&p->guard);
 	ret = snprintf(buf, len, "%u\n", avail);
@@ -263,17 +268,25 @@ static void parent_teardown(struct umdev__parent *p)
 	if (umdev__tree && umdev__tree->parent_unpublish)
 		umdev__tree->parent_unpublish(umdev__tree_opaque, p);
 	/* 6 */
-	pthread_mutex_lock(&umdev__driver_lock);
+	umdev__mutex_lock(&umdev__driver_lock);
 	umdev_list_del(&p->node);
 	p->drv->nr_parents--;
+	/*
+	 * umdev_mdev_create() reads a type's core pointer and takes its parent reference under
+	 * list_lock: after this section no create can reach @p through vendor memory, and one
+	 * that did holds a reference of its own (and fails its ticket with -ENODEV).
+	 */
+	umdev__mutex_lock(&umdev__list_lock);
+	assert(umdev_list_empty(&p->mdevs)); /* I-6: nothing of @p is left in the table */
 	for (unsigned int i = 0; i < p->nr_types; i++) {
 		p->types[i].vendor->core = NULL;
 		p->types[i].vendor = NULL;
 	}
+	parent->core = NULL;
+	umdev__mutex_unlock(&umdev__list_lock);
 	p->vendor = NULL;
 	p->drv = NULL;
-	parent->core = NULL;
-	pthread_mutex_unlock(&umdev__driver_lock);
+	umdev__mutex_unlock(&umdev__driver_lock);
 	umdev__parent_put(p); /* the registry's reference */
 }
 
@@ -293,7 +306,7 @@ int umdev_register_parent(struct umdev_parent *parent, const char *name, const c
 	if (ret < 0)
 		return ret;
 
-	pthread_mutex_lock(&umdev__driver_lock);
+	umdev__mutex_lock(&umdev__driver_lock);
 	if (!drv->registered) {
 		ret = -EINVAL;
 		goto err_unlock;
@@ -316,10 +329,12 @@ int umdev_register_parent(struct umdev_parent *parent, const char *name, const c
 	}
 	umdev_list_add_tail(&umdev__parents, &p->node); /* the name is taken from here on */
 	drv->nr_parents++;
+	umdev__mutex_lock(&umdev__list_lock); /* the readers of core pointers: see step 6 */
 	parent->core = p;
 	for (unsigned int i = 0; i < nr; i++)
 		types[i]->core = &p->types[i];
-	pthread_mutex_unlock(&umdev__driver_lock);
+	umdev__mutex_unlock(&umdev__list_lock);
+	umdev__mutex_unlock(&umdev__driver_lock);
 
 	if (umdev__test && umdev__test->register_before_bus_link)
 		umdev__test->register_before_bus_link(parent); /* M-63 */
@@ -332,15 +347,15 @@ int umdev_register_parent(struct umdev_parent *parent, const char *name, const c
 	return 0;
 
 err_unregister:
-	pthread_mutex_lock(&p->guard.mutex);
+	umdev__mutex_lock(&p->guard.mutex);
 	p->guard.unregistering = true;
-	pthread_mutex_unlock(&p->guard.mutex);
+	umdev__mutex_unlock(&p->guard.mutex);
 	parent_teardown(p); /* creates may have raced in through the published type dirs */
 	return ret;
 err_free:
 	umdev__parent_put(p);
 err_unlock:
-	pthread_mutex_unlock(&umdev__driver_lock);
+	umdev__mutex_unlock(&umdev__driver_lock);
 	return ret;
 }
 
@@ -353,9 +368,9 @@ void umdev_unregister_parent(struct umdev_parent *parent)
 	if (!p)
 		return;
 	/* 1: creates and removes that have not passed the guard fail -ENODEV from here */
-	pthread_mutex_lock(&p->guard.mutex);
+	umdev__mutex_lock(&p->guard.mutex);
 	p->guard.unregistering = true;
-	pthread_mutex_unlock(&p->guard.mutex);
+	umdev__mutex_unlock(&p->guard.mutex);
 	/* 2: mdevctl never sees a bus link without its types (I-8) */
 	if (umdev__tree && umdev__tree->parent_unpublish_bus_link)
 		umdev__tree->parent_unpublish_bus_link(umdev__tree_opaque, p);

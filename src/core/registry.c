@@ -11,8 +11,9 @@
 #include "core.h"
 #include "umdev/log.h"
 
-pthread_mutex_t umdev__list_lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP;
-pthread_mutex_t umdev__driver_lock = PTHREAD_MUTEX_INITIALIZER;
+/* docs/locking.md rows 1 and 3; what each protects: core.h */
+struct umdev_mutex umdev__list_lock = UMDEV_MUTEX_INIT_ADAPTIVE(&umdev__lock_class_list);
+struct umdev_mutex umdev__driver_lock = UMDEV_MUTEX_INIT(&umdev__lock_class_driver);
 struct umdev_list umdev__parents = UMDEV_LIST_INIT(umdev__parents);
 struct umdev_ida umdev__iommu_ida = UMDEV_IDA_INIT;
 
@@ -61,8 +62,10 @@ bool umdev__name_valid(const char *name, size_t max)
 	return true;
 }
 
+/* Caller holds driver_lock. */
 static struct umdev_driver *find_driver(const char *name)
 {
+	umdev__assert_held(&umdev__driver_lock);
 	for (unsigned int i = 0; i < nr_drivers; i++)
 		if (strcmp(drivers[i]->name, name) == 0)
 			return drivers[i];
@@ -78,7 +81,7 @@ int umdev_register_driver(struct umdev_driver *drv)
 	    !drv->device_api[0] || strlen(drv->device_api) >= 64 || !drv->probe)
 		return -EINVAL; /* M-9 */
 
-	pthread_mutex_lock(&umdev__driver_lock);
+	umdev__mutex_lock(&umdev__driver_lock);
 	if (drv->registered || find_driver(drv->name)) {
 		ret = -EEXIST; /* M-9 */
 		goto out_unlock;
@@ -99,7 +102,7 @@ int umdev_register_driver(struct umdev_driver *drv)
 	drv->nr_parents = 0;
 	ret = 0;
 out_unlock:
-	pthread_mutex_unlock(&umdev__driver_lock);
+	umdev__mutex_unlock(&umdev__driver_lock);
 	return ret;
 }
 
@@ -107,7 +110,7 @@ int umdev_unregister_driver(struct umdev_driver *drv)
 {
 	int ret = -ENOENT;
 
-	pthread_mutex_lock(&umdev__driver_lock);
+	umdev__mutex_lock(&umdev__driver_lock);
 	for (unsigned int i = 0; i < nr_drivers; i++) {
 		if (drivers[i] != drv)
 			continue;
@@ -122,7 +125,7 @@ int umdev_unregister_driver(struct umdev_driver *drv)
 		ret = 0;
 		break;
 	}
-	pthread_mutex_unlock(&umdev__driver_lock);
+	umdev__mutex_unlock(&umdev__driver_lock);
 	return ret;
 }
 
@@ -130,6 +133,7 @@ struct umdev__parent *umdev__registry_find_parent(const char *name)
 {
 	struct umdev_list *pos;
 
+	umdev__assert_held(&umdev__driver_lock);
 	umdev_list_for_each(pos, &umdev__parents) {
 		struct umdev__parent *p = umdev_list_entry(pos, struct umdev__parent, node);
 
@@ -144,7 +148,7 @@ int umdev__core_for_each_parent(int (*fn)(struct umdev_parent *parent, void *arg
 	struct umdev_list *pos;
 	int ret = 0;
 
-	pthread_mutex_lock(&umdev__driver_lock);
+	umdev__mutex_lock(&umdev__driver_lock);
 	umdev_list_for_each(pos, &umdev__parents) {
 		struct umdev__parent *p = umdev_list_entry(pos, struct umdev__parent, node);
 
@@ -152,7 +156,7 @@ int umdev__core_for_each_parent(int (*fn)(struct umdev_parent *parent, void *arg
 		if (ret)
 			break;
 	}
-	pthread_mutex_unlock(&umdev__driver_lock);
+	umdev__mutex_unlock(&umdev__driver_lock);
 	return ret;
 }
 
@@ -160,21 +164,21 @@ unsigned int umdev__core_nr_mdevs(void)
 {
 	unsigned int n;
 
-	pthread_mutex_lock(&umdev__list_lock);
+	umdev__mutex_lock(&umdev__list_lock);
 	n = umdev__nr_mdevs;
-	pthread_mutex_unlock(&umdev__list_lock);
+	umdev__mutex_unlock(&umdev__list_lock);
 	return n;
 }
 
 void umdev__core_reset(void)
 {
-	pthread_mutex_lock(&umdev__driver_lock);
+	umdev__mutex_lock(&umdev__driver_lock);
 	if (!umdev_list_empty(&umdev__parents))
 		umdev_log(UMDEV_LOG_ERR, "core reset with parents still registered");
 	free(drivers);
 	drivers = NULL;
 	nr_drivers = 0;
-	pthread_mutex_unlock(&umdev__driver_lock);
+	umdev__mutex_unlock(&umdev__driver_lock);
 	umdev_ida_destroy(&umdev__iommu_ida);
 	umdev__tree = NULL;
 	umdev__tree_opaque = NULL;

@@ -2,6 +2,8 @@
 /*
  * M-60: removes racing parent unregistration, 100 rounds.
  * M-64: unregistration of t0 held in a gated vendor remove does not hold up t1..t7.
+ * M-80/M-45 (issue 8 defects 1 and 2): vendor threads creating through the public API while
+ * their parent unregisters; when unregistration returns no mdev of it is left in the table.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -132,9 +134,93 @@ static void m64(void)
 	       M64_ROUNDS, (unsigned long long)worst);
 }
 
+#define M80_ROUNDS 50
+#define M80_CREATORS 6
+
+struct m80_op {
+	struct tdrv_parent *parent;
+	unsigned int id;
+	atomic_bool *unregistered;
+	unsigned int created, enodev; /* this thread's results */
+	int left_at_return; /* unregistering thread: mdevs in the table when it returned */
+};
+
+static void *m80_thread(void *arg)
+{
+	struct m80_op *op = arg;
+	uint64_t rnd = op->id * 0x9e3779b97f4a7c15ull + 1;
+	uuid_t u;
+
+	if (op->id == M80_CREATORS) {
+		st_sleep_ms(st_rand(&rnd) % 3);
+		tdrv_parent_unregister(op->parent);
+		op->left_at_return = (int)umdev__core_nr_mdevs();
+		atomic_store(op->unregistered, true);
+		return NULL;
+	}
+	/* until unregistration has returned, then a last try that must fail */
+	for (unsigned int i = 0;; i++) {
+		bool done = atomic_load(op->unregistered);
+		int ret;
+
+		st_uuid(u, op->id * 1000 + i % 1000);
+		ret = umdev_mdev_create(tdrv_type(op->parent), &u);
+		CHECK(ret == 0 || ret == -ENODEV || ret == -EEXIST || ret == -EUSERS, "create: %d",
+		      ret);
+		CHECK(!done || ret == -ENODEV, "create after unregistration: %d", ret);
+		op->created += ret == 0;
+		op->enodev += ret == -ENODEV;
+		if (ret == 0 && st_rand(&rnd) % 2) {
+			ret = umdev_mdev_remove(&u);
+			CHECK(ret == 0 || ret == -ENODEV, "remove: %d", ret);
+		}
+		if (done)
+			break;
+	}
+	return NULL;
+}
+
+static void m80(void)
+{
+	struct tdrv_parent *none[1] = {NULL};
+	struct m80_op ops[M80_CREATORS + 1];
+	unsigned int round, i, created = 0, enodev = 0;
+	atomic_bool unregistered;
+
+	st_begin(300);
+	CHECK(tdrv_register(NULL) == 0, "tdrv_register");
+	for (round = 0; round < M80_ROUNDS; round++) {
+		struct tdrv_parent *p;
+		int err = 0;
+
+		p = tdrv_parent_add("t0", &err);
+		CHECK(p, "round %u: tdrv_parent_add: %d", round, err);
+		atomic_store(&unregistered, false);
+		for (i = 0; i <= M80_CREATORS; i++)
+			ops[i] =
+			    (struct m80_op){.parent = p, .id = i, .unregistered = &unregistered};
+		st_run_threads(M80_CREATORS + 1, m80_thread, ops, sizeof(ops[0]));
+		CHECK(ops[M80_CREATORS].left_at_return == 0,
+		      "round %u: %d mdevs in the table when unregistration returned", round,
+		      ops[M80_CREATORS].left_at_return);
+		CHECK(umdev__core_nr_mdevs() == 0, "round %u: mdevs left", round);
+		CHECK(tdrv_violations() == 0, "round %u: tdrv violations", round);
+		for (i = 0; i < M80_CREATORS; i++) {
+			created += ops[i].created;
+			enodev += ops[i].enodev;
+		}
+		tdrv_parent_free(p); /* the creators are done with its types */
+	}
+	st_end(none, 0);
+	printf("M-80/M-45: %u rounds of %u public creators vs unregistration: %u created, %u "
+	       "ENODEV; none left in the table when unregistration returned\n",
+	       M80_ROUNDS, M80_CREATORS, created, enodev);
+}
+
 int main(void)
 {
 	m60();
 	m64();
+	m80();
 	return 0;
 }

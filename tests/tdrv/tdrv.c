@@ -411,14 +411,24 @@ err:
 	return NULL;
 }
 
+void tdrv_parent_unregister(struct tdrv_parent *p)
+{
+	umdev_unregister_parent(&p->parent);
+	if (atomic_load(&p->live))
+		violation("parent unregistered with live mdevs", NULL);
+}
+
+void tdrv_parent_free(struct tdrv_parent *p)
+{
+	parent_free(p); /* the core must not touch any of this any more (M-80) */
+}
+
 void tdrv_parent_remove(struct tdrv_parent *p)
 {
 	if (!p)
 		return;
-	umdev_unregister_parent(&p->parent);
-	if (atomic_load(&p->live))
-		violation("parent unregistered with live mdevs", NULL);
-	parent_free(p); /* the core must not touch any of this any more (M-80) */
+	tdrv_parent_unregister(p);
+	tdrv_parent_free(p);
 }
 
 struct umdev_type *tdrv_type(struct tdrv_parent *p)

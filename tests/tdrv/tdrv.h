@@ -48,6 +48,10 @@ struct umdev_driver *tdrv_driver(void);
 struct tdrv_parent *tdrv_parent_add(const char *name, int *ret_err);
 /* umdev_unregister_parent(), then free the parent and its type array (M-80). */
 void tdrv_parent_remove(struct tdrv_parent *p);
+/* The two halves of tdrv_parent_remove(): a driver may keep its memory past unregistration,
+ * and its threads may call umdev_mdev_create() on its types until then (-ENODEV). */
+void tdrv_parent_unregister(struct tdrv_parent *p);
+void tdrv_parent_free(struct tdrv_parent *p);
 struct umdev_type *tdrv_type(struct tdrv_parent *p);
 struct umdev_parent *tdrv_umdev_parent(struct tdrv_parent *p);
 

@@ -342,9 +342,10 @@ static void test_C8_prepare_failure_detaches_vfio_then_removes(void **state)
 	assert_int_equal(r.kind, FX_VFIO_DETACH);
 	assert_memory_equal(r.uuid, u1, sizeof(uuid_t));
 	assert_int_equal(r.remove_calls, 0); /* vendor remove not yet called at detach */
+	assert_false(r.group_taken); /* the group (C8) was freed before the detach (C7) */
 	assert_int_equal(tdrv_calls(f->t[0], TDRV_REMOVE), 1);
 	assert_int_equal(tdrv_live(f->t[0]), 0);
-	assert_int_equal(fx_count(FX_MDEV_DISCARD, NULL), 0); /* nothing was prepared */
+	assert_int_equal(fx_outstanding_nodes(), 0); /* the failed prepare left nothing */
 	assert_int_equal(fx_count(FX_MDEV_PUBLISH, NULL), 0);
 	assert_false(fx_vfio_taken(0));
 	assert_int_equal(fx_available(T0), 16);

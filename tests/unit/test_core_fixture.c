@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "core.h"
+#include "fault.h"
 #include "test_core_fixture.h"
 #include "vfio.h"
 
@@ -34,6 +36,7 @@ static bool vfio_taken[FX_MAX_VFIO];
 static unsigned int fixture_errors; /* hook misuse seen by the fixture */
 static void (*on_before_bus_link)(struct umdev_parent *parent);
 static void (*on_after_bus_unlink)(struct umdev_parent *parent);
+static void (*on_point)(enum umdev_test_point point, const uuid_t *uuid);
 static struct fx *current;
 
 static atomic_uint warnings, errors_logged, expected_warnings;
@@ -64,6 +67,18 @@ static unsigned int remove_calls_of(const struct umdev_mdev *mdev)
 	return p ? tdrv_calls(p, TDRV_REMOVE) : 0;
 }
 
+static const char *const kind_names[FX_NR_KINDS] = {
+    [FX_DRIVER_PUBLISH] = "driver_publish",
+    [FX_PARENT_PUBLISH] = "parent_publish",
+    [FX_BUS_LINK_PUBLISH] = "parent_publish_bus_link",
+};
+
+/* Whether hook @kind can fail (the core checks its result). */
+static bool can_fail(enum fx_kind kind)
+{
+	return kind_names[kind] != NULL;
+}
+
 /* Caller holds fx_lock. */
 static struct fx_rec *record(enum fx_kind kind)
 {
@@ -88,6 +103,8 @@ static int record_name(enum fx_kind kind, const char *name)
 	r = record(kind);
 	(void)snprintf(r->name, sizeof(r->name), "%s", name ? name : "");
 	ret = fail_err[kind];
+	if (!ret && can_fail(kind) && fault_hit(kind_names[kind]))
+		ret = -EIO; /* a fault walk's point (tests/fault) */
 	r->ret = ret;
 	pthread_mutex_unlock(&fx_lock);
 	return ret;
@@ -144,6 +161,8 @@ static int mdev_prepare(void *opaque, struct umdev_mdev *mdev, void **ret_nodes)
 	r->index = index;
 	r->remove_calls = remove_calls;
 	ret = fail_err[FX_MDEV_PREPARE];
+	if (!ret && fault_hit("mdev_prepare"))
+		ret = -ENOMEM; /* the tree's only errno here */
 	if (!ret) {
 		nodes = calloc(1, sizeof(*nodes));
 		if (!nodes) {
@@ -239,6 +258,8 @@ static int vfio_register(void *opaque, struct umdev_mdev *mdev, unsigned int *re
 	uuid_copy(r->uuid, *umdev_mdev_uuid(mdev));
 	r->remove_calls = remove_calls;
 	ret = fail_err[FX_VFIO_REGISTER];
+	if (!ret && fault_hit("vfio_register"))
+		ret = -EIO;
 	if (!ret) {
 		for (n = 0; n < FX_MAX_VFIO && vfio_taken[n]; n++)
 			;
@@ -255,6 +276,13 @@ static int vfio_register(void *opaque, struct umdev_mdev *mdev, unsigned int *re
 	return ret;
 }
 
+/* Whether the mdev's iommu group number is still allocated (C8 done, its undo not yet). */
+static bool mdev_group_taken(const struct umdev_mdev *mdev)
+{
+	return mdev->iommu_group >= 0 &&
+	       umdev_ida_taken(&umdev__iommu_ida, (unsigned int)mdev->iommu_group);
+}
+
 static void vfio_detach(void *opaque, struct umdev_mdev *mdev)
 {
 	unsigned int remove_calls = remove_calls_of(mdev);
@@ -266,6 +294,7 @@ static void vfio_detach(void *opaque, struct umdev_mdev *mdev)
 	r = record(FX_VFIO_DETACH);
 	uuid_copy(r->uuid, *umdev_mdev_uuid(mdev));
 	r->index = n;
+	r->group_taken = mdev_group_taken(mdev);
 	r->remove_calls = remove_calls;
 	if (n >= FX_MAX_VFIO || !vfio_taken[n])
 		fixture_error("vfio_detach of an index not held");
@@ -303,9 +332,21 @@ static void test_after_bus_unlink(struct umdev_parent *parent)
 		fn(parent);
 }
 
+static void test_point(enum umdev_test_point point, const uuid_t *uuid)
+{
+	void (*fn)(enum umdev_test_point, const uuid_t *);
+
+	pthread_mutex_lock(&fx_lock);
+	fn = on_point;
+	pthread_mutex_unlock(&fx_lock);
+	if (fn)
+		fn(point, uuid);
+}
+
 static const struct umdev_test_hooks test_hooks = {
     .register_before_bus_link = test_before_bus_link,
     .unregister_after_bus_unlink = test_after_bus_unlink,
+    .point = test_point,
 };
 
 static void log_sink(void *opaque, enum umdev_log_level level, const char *msg)
@@ -331,6 +372,7 @@ static void state_reset(void)
 	fixture_errors = 0;
 	on_before_bus_link = NULL;
 	on_after_bus_unlink = NULL;
+	on_point = NULL;
 	pthread_mutex_unlock(&fx_lock);
 	atomic_store(&warnings, 0);
 	atomic_store(&errors_logged, 0);
@@ -431,6 +473,7 @@ int fx_teardown(void **state)
 		return 0;
 	fx_on_before_bus_link(NULL); /* a test's hooks must not run for the teardown's parents */
 	fx_on_after_bus_unlink(NULL);
+	fx_on_point(NULL);
 	for (i = 0; i < f->nr_parents; i++) {
 		tdrv_parent_remove(f->t[i]);
 		f->t[i] = NULL;
@@ -574,6 +617,13 @@ void fx_on_after_bus_unlink(void (*fn)(struct umdev_parent *parent))
 {
 	pthread_mutex_lock(&fx_lock);
 	on_after_bus_unlink = fn;
+	pthread_mutex_unlock(&fx_lock);
+}
+
+void fx_on_point(void (*fn)(enum umdev_test_point point, const uuid_t *uuid))
+{
+	pthread_mutex_lock(&fx_lock);
+	on_point = fn;
 	pthread_mutex_unlock(&fx_lock);
 }
 

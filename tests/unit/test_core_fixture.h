@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Fixture shared by the core unit tests (tests/unit/test_core_*.c): recording tree, vfio and
- * test hooks, fault injection on any hook that can fail (M-32, C8), a log sink that counts
+ * test hooks, fault injection on any hook that can fail (M-32, C8; fx_fail(), and the
+ * fault walk's points of tests/fault), a log sink that counts
  * messages at warning level or above (M-20, M-31), and tdrv parents t0..t7.
  *
  * Every hook call is appended to one ordered record, so a test can check the exact sequence a
@@ -35,7 +36,6 @@ enum fx_kind {
 	FX_MDEV_PREPARE,
 	FX_MDEV_PUBLISH,
 	FX_MDEV_UNPUBLISH,
-	FX_MDEV_DISCARD,
 	FX_VFIO_REGISTER,
 	FX_VFIO_DETACH,
 	FX_TEST_BEFORE_BUS_LINK,
@@ -51,6 +51,7 @@ struct fx_rec {
 	unsigned int index; /* vfio_register: N given; prepare: vfio N seen by the tree */
 	unsigned int remove_calls; /* vfio hooks, prepare: vendor remove calls of the parent then */
 	int ret; /* what a hook that can fail returned */
+	bool group_taken; /* vfio_detach: the mdev's iommu group number still allocated */
 };
 
 struct fx {
@@ -96,6 +97,11 @@ void fx_expect_warnings(unsigned int n);
 /* Test hooks (M-63): run @fn from the core's test hook after recording it; NULL: none. */
 void fx_on_before_bus_link(void (*fn)(struct umdev_parent *parent));
 void fx_on_after_bus_unlink(void (*fn)(struct umdev_parent *parent));
+/*
+ * Run @fn at each test point of the core (hooks.h, enum umdev_test_point) in the thread of
+ * the operation; NULL: none. At the points where the core holds a lock, @fn must not block.
+ */
+void fx_on_point(void (*fn)(enum umdev_test_point point, const uuid_t *uuid));
 
 /* Helpers. */
 void fx_uuid(uuid_t out, unsigned int n); /* distinct fixed UUIDs U<n> */

@@ -278,6 +278,120 @@ static void test_M59_unregister_waits_for_gated_probe(void **state)
 	umdev__parent_put(core);
 }
 
+/*
+ * Issue 8 defect 1 (M-80, §5.2): a vendor thread's umdev_mdev_create() racing the
+ * unregistration of its parent. The test point stops the create just after it found the
+ * parent; unregistration then runs to its end (the create holds no ticket yet, so nothing
+ * waits) and the driver frees its parent. The create must fail -ENODEV without touching
+ * freed memory (ASan: heap-use-after-free before the fix).
+ */
+static struct {
+	struct tdrv_parent *parent;
+	uuid_t uuid;
+	atomic_int fired;
+} d1;
+
+static void d1_point(enum umdev_test_point point, const uuid_t *uuid)
+{
+	if (point != UMDEV_TEST_CREATE_LOOKED_UP || uuid_compare(*uuid, d1.uuid) != 0)
+		return;
+	atomic_fetch_add(&d1.fired, 1);
+	tdrv_parent_remove(d1.parent); /* unregisters and frees the vendor parent */
+}
+
+static void test_M80_public_create_racing_unregistration_is_enodev(void **state)
+{
+	struct fx *f = *state;
+	struct umdev_type *type = T0;
+	unsigned int probes_t1 = tdrv_calls(f->t[1], TDRV_PROBE);
+
+	fx_uuid(d1.uuid, 1);
+	d1.parent = f->t[0];
+	atomic_store(&d1.fired, 0);
+	f->t[0] = NULL; /* the point removes it */
+	fx_on_point(d1_point);
+
+	assert_int_equal(umdev_mdev_create(type, &d1.uuid), -ENODEV);
+	assert_int_equal(atomic_load(&d1.fired), 1);
+	fx_on_point(NULL);
+	assert_int_equal(umdev__core_nr_mdevs(), 0);
+	assert_int_equal(fx_count(FX_VFIO_REGISTER, &d1.uuid), 0);
+	/* and the UUID is free on another parent at once */
+	assert_int_equal(umdev_mdev_create(T1, &d1.uuid), 0);
+	assert_int_equal(tdrv_calls(f->t[1], TDRV_PROBE), probes_t1 + 1);
+	assert_int_equal(umdev_mdev_remove(&d1.uuid), 0);
+}
+
+/*
+ * Issue 8 defect 2 (§4.4 step 3, I-6, M-45): a create stopped right after it reserved its
+ * UUID (C4) while its parent's unregistration begins. When unregistration returns, the UUID
+ * must be free on any parent. Before the fix the reservation held no ticket, unregistration
+ * did not wait, and the UUID was still taken (EEXIST) when it returned; now the ticket is
+ * taken before the reservation and unregistration waits for the create to finish.
+ */
+static struct {
+	struct tdrv_parent *parent;
+	struct umdev_type *other;
+	uuid_t uuid;
+	struct fx_thread *unreg;
+	atomic_bool draining;
+	int free_at_return; /* create of the UUID on another parent when unregistration returned */
+	bool checked_in_point;
+} d2;
+
+static void d2_point(enum umdev_test_point point, const uuid_t *uuid)
+{
+	uint64_t start;
+
+	if (point == UMDEV_TEST_UNREGISTER_DRAIN_WAIT) {
+		atomic_store(&d2.draining, true); /* guard mutex held: only a flag */
+		return;
+	}
+	if (point != UMDEV_TEST_CREATE_RESERVED || uuid_compare(*uuid, d2.uuid) != 0)
+		return;
+	d2.unreg = fx_spawn(unregister_thread, d2.parent);
+	start = fx_now_ms();
+	/* until unregistration either returned or waits for tickets (this create's) */
+	while (!fx_done(d2.unreg) && !atomic_load(&d2.draining) && fx_now_ms() - start < 5000)
+		fx_sleep_ms(1); /* a hang shows in the main thread's fx_join() */
+	if (fx_done(d2.unreg)) {
+		/* unregistration returned while this create still holds its reservation */
+		d2.free_at_return = umdev_mdev_create(d2.other, &d2.uuid);
+		d2.checked_in_point = true;
+	}
+}
+
+static void test_M45_unregistration_waits_for_a_reserved_create(void **state)
+{
+	struct fx *f = *state;
+	struct create_op a = {.type = T0};
+	struct fx_thread *ta;
+
+	memset(&d2, 0, sizeof(d2));
+	fx_uuid(a.uuid, 7);
+	uuid_copy(d2.uuid, a.uuid);
+	d2.parent = f->t[0];
+	d2.other = T1;
+	f->t[0] = NULL; /* the point's thread removes it */
+	fx_on_point(d2_point);
+
+	ta = fx_spawn(create_thread, &a);
+	fx_join(ta, 10000);
+	fx_join(d2.unreg, 10000);
+	fx_on_point(NULL);
+
+	if (!d2.checked_in_point) /* unregistration waited: check the moment it returned */
+		d2.free_at_return = umdev_mdev_create(d2.other, &d2.uuid);
+	assert_int_equal(d2.free_at_return, 0);
+	assert_false(d2.checked_in_point); /* it waited for the reserved create */
+	/* the create finished ACTIVE (it held a ticket) and unregistration removed it */
+	assert_int_equal(a.ret, 0);
+	assert_int_equal(fx_count(FX_MDEV_UNPUBLISH, &a.uuid), 1);
+	assert_int_equal(umdev__core_nr_mdevs(), 1); /* the one on t1 */
+	assert_int_equal(umdev_mdev_remove(&a.uuid), 0);
+	assert_int_equal(tdrv_violations(), 0);
+}
+
 /* M-62 (C API): after unregistration the same name registers again with full capacity. */
 static void test_M62_reregister_same_name(void **state)
 {
@@ -497,6 +611,8 @@ int main(void)
 		test_M80_stale_records_after_unregister_touch_no_vendor_memory, fx_setup_managed,
 		fx_teardown),
 	    T(test_for_each_parent_lists_registered_parents),
+	    T(test_M80_public_create_racing_unregistration_is_enodev),
+	    T(test_M45_unregistration_waits_for_a_reserved_create),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
@@ -504,5 +620,5 @@ int main(void)
 
 /*
  * Spec items proved by the tests of this file (their names start with the item):
- *   M-10, M-11, M-58, M-59, M-62, M-63, M-80
+ *   M-10, M-11, M-45, M-58, M-59, M-62, M-63, M-80
  */

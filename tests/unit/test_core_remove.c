@@ -2,6 +2,7 @@
 /* Core remove (mdev.md §4.2, R1-R6) through the C API, with recording hooks. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,6 +69,7 @@ static void test_M38_remove_unpublishes_detaches_then_calls_remove_once(void **s
 	assert_int_equal(r.kind, FX_VFIO_DETACH);
 	assert_int_equal(r.index, vfio);
 	assert_int_equal(r.remove_calls, 0); /* vendor remove runs after the detach */
+	assert_false(r.group_taken); /* R3 freed the group: the mirror of C8 (C7 < C8) */
 	assert_int_equal(tdrv_calls(f->t[0], TDRV_REMOVE), 1);
 	assert_int_equal(tdrv_live(f->t[0]), 0);
 	/* GONE when remove returns: counter restored, UUID and vfio index free */
@@ -79,6 +81,62 @@ static void test_M38_remove_unpublishes_detaches_then_calls_remove_once(void **s
 
 	assert_int_equal(umdev_mdev_remove(&u1), -ENODEV);
 	assert_int_equal(tdrv_calls(f->t[0], TDRV_REMOVE), 1); /* exactly once */
+}
+
+/*
+ * Issue 8 defect 3 (§2.2, §6.6, M-40): a remove of an mdev whose nodes C9 has just published
+ * (a `remove` write can reach it from here) must not fail with EAGAIN, which §2.2 gives only
+ * while RESERVED or REMOVING. The test point stops the create between the publish and the
+ * mark that makes the mdev removable; a remover started there either failed at once (EAGAIN,
+ * before the fix) or waits for C9 to finish, then removes the mdev.
+ */
+static struct {
+	uuid_t uuid;
+	struct op rm;
+	struct fx_thread *t;
+	atomic_bool waiting;
+	bool done_in_point;
+} d3;
+
+static void d3_point(enum umdev_test_point point, const uuid_t *uuid)
+{
+	uint64_t start;
+
+	if (uuid_compare(*uuid, d3.uuid) != 0)
+		return;
+	if (point == UMDEV_TEST_REMOVE_WAIT_PUBLISHED) {
+		atomic_store(&d3.waiting, true); /* list_lock held: only a flag */
+		return;
+	}
+	if (point != UMDEV_TEST_CREATE_PUBLISHED)
+		return;
+	d3.t = fx_spawn(remove_thread, &d3.rm);
+	start = fx_now_ms();
+	while (!fx_done(d3.t) && !atomic_load(&d3.waiting) && fx_now_ms() - start < 5000)
+		fx_sleep_ms(1);
+	d3.done_in_point = fx_done(d3.t);
+}
+
+static void test_M40_remove_of_a_just_published_mdev_is_not_eagain(void **state)
+{
+	struct fx *f = *state;
+
+	memset(&d3, 0, sizeof(d3));
+	fx_uuid(d3.uuid, 3);
+	uuid_copy(d3.rm.uuid, d3.uuid);
+	fx_on_point(d3_point);
+
+	assert_int_equal(umdev_mdev_create(T0, &d3.uuid), 0);
+	fx_join(d3.t, 5000);
+	fx_on_point(NULL);
+
+	assert_int_equal(d3.rm.ret, 0);
+	assert_false(d3.done_in_point); /* it waited for C9 to end */
+	assert_int_equal(fx_count(FX_MDEV_PUBLISH, &d3.uuid), 1);
+	assert_int_equal(fx_count(FX_MDEV_UNPUBLISH, &d3.uuid), 1);
+	assert_int_equal(tdrv_calls(f->t[0], TDRV_REMOVE), 1);
+	assert_int_equal(umdev__core_nr_mdevs(), 0);
+	assert_int_equal(fx_available(T0), 16);
 }
 
 static void test_M45_freed_uuid_reusable_on_other_parent(void **state)
@@ -263,6 +321,7 @@ int main(void)
 	    T(test_R6_release_waits_for_references),
 	    T(test_M39_stale_serial_is_enodev),
 	    T(test_remove_all_removes_newest_first),
+	    T(test_M40_remove_of_a_just_published_mdev_is_not_eagain),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -770,6 +770,118 @@ static void test_T75_random_accesses_then_reset(void **state)
 			assert_int_equal(reg(f, port, off), want[off]);
 }
 
+/* ---- T-33 with the register writes of a Linux guest (8250_port.c, 16550A) ---- */
+
+/* tcgetattr() on the slave of @port's pty, opened and closed as `stty -F` does. */
+static void slave_termios(struct fx *f, unsigned int port, struct termios *t)
+{
+	char path[64];
+	int slave;
+
+	snprintf(path, sizeof(path), "%s", attr_show(f, port ? "port1_pty" : "port0_pty"));
+	path[strcspn(path, "\n")] = '\0';
+	slave = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK);
+	assert_true(slave >= 0);
+	assert_int_equal(tcgetattr(slave, t), 0);
+	close(slave);
+}
+
+/* autoconfig() at probe, for a 16550A with UPF_SKIP_TEST (8250_pci): DLAB set and cleared. */
+static void linux_autoconfig(struct fx *f, unsigned int port)
+{
+	uint8_t ier = reg(f, port, IER), mcr, lcr;
+
+	set_reg(f, port, IER, 0x00);
+	(void)reg(f, port, IER);
+	set_reg(f, port, IER, 0x0F);
+	(void)reg(f, port, IER);
+	set_reg(f, port, IER, ier);
+	mcr = reg(f, port, MCR);
+	lcr = reg(f, port, LCR);
+	set_reg(f, port, LCR, 0xBF); /* UART_LCR_CONF_MODE_B */
+	set_reg(f, port, FCR, 0x00); /* UART_EFR */
+	set_reg(f, port, LCR, 0x00);
+	set_reg(f, port, FCR, 0x01);
+	assert_int_equal(reg(f, port, IIR) >> 6, 3); /* a 16550A */
+	set_reg(f, port, LCR, lcr);
+	set_reg(f, port, MCR, mcr);
+	set_reg(f, port, FCR, 0x01); /* serial8250_clear_fifos() */
+	set_reg(f, port, FCR, 0x07);
+	set_reg(f, port, FCR, 0x00);
+	(void)reg(f, port, RBR);
+	set_reg(f, port, IER, 0x00);
+}
+
+/* serial8250_do_startup() at the first open: LCR = 0x03 while the divisor is still 0. */
+static void linux_startup(struct fx *f, unsigned int port)
+{
+	set_reg(f, port, FCR, 0x01);
+	set_reg(f, port, FCR, 0x07);
+	set_reg(f, port, FCR, 0x00);
+	(void)reg(f, port, LSR);
+	(void)reg(f, port, RBR);
+	(void)reg(f, port, IIR);
+	(void)reg(f, port, MSR);
+	set_reg(f, port, LCR, 0x03); /* UART_LCR_WLEN8 */
+	set_reg(f, port, MCR, 0x08); /* OUT2 */
+	set_reg(f, port, IER, 0x02); /* THRE test */
+	(void)reg(f, port, IIR);
+	set_reg(f, port, IER, 0x00);
+	set_reg(f, port, IER, 0x05); /* RLSI | RDI */
+}
+
+/*
+ * serial8250_do_set_termios(): IER, then serial8250_do_set_divisor() (LCR | DLAB, DLL, DLM),
+ * then LCR without DLAB, FCR in two steps, MCR.
+ */
+static void linux_set_termios(struct fx *f, unsigned int port, uint16_t quot, uint8_t lcr)
+{
+	set_reg(f, port, IER, 0x05);
+	set_reg(f, port, LCR, lcr | 0x80);
+	set_reg(f, port, DLL, quot & 0xff);
+	set_reg(f, port, DLM, quot >> 8);
+	set_reg(f, port, LCR, lcr); /* reset DLAB */
+	set_reg(f, port, FCR, 0x01);
+	set_reg(f, port, FCR, 0x81); /* UART_FCR_ENABLE_FIFO | UART_FCR_R_TRIG_10 */
+	set_reg(f, port, MCR, 0x0B); /* DTR | RTS | OUT2 */
+}
+
+/*
+ * A fresh boot: QEMU resets the card, the guest probes the port, and its first open (as in
+ * `stty -F /dev/ttyS1 9600`, or a shell started on the port) programs the tty's default
+ * 9600 8N1. That first programming must reach the pty, which starts at 115200 (§4.3).
+ */
+static void test_T33_first_divisor_after_reset_reaches_pty(void **state)
+{
+	struct fx *f = *state;
+	struct termios t;
+
+	fx_create(f, 2, NULL);
+	slave_termios(f, 0, &t);
+	assert_int_equal(cfgetospeed(&t), B115200); /* T-10 */
+	assert_int_equal(vc_call_err(f->fd, C_RESET, NULL, 0, NULL, 0), 0);
+	for (unsigned int port = 0; port < 2; port++)
+		linux_autoconfig(f, port);
+	linux_startup(f, 0);
+	slave_termios(f, 0, &t);
+	assert_int_equal(cfgetospeed(&t), B115200); /* divisor 0: speed unchanged (§4.4) */
+	linux_set_termios(f, 0, 12, 0x03);
+	slave_termios(f, 0, &t);
+	assert_int_equal(cfgetospeed(&t), B9600);
+	assert_int_equal(cfgetispeed(&t), B9600);
+	assert_int_equal(t.c_cflag & CSIZE, CS8);
+	assert_false(t.c_cflag & (PARENB | CSTOPB));
+	slave_termios(f, 1, &t);
+	assert_int_equal(cfgetospeed(&t), B115200); /* port 1 was not opened */
+	/* later changes: `stty 115200`, `stty 9600` */
+	linux_set_termios(f, 0, 1, 0x03);
+	slave_termios(f, 0, &t);
+	assert_int_equal(cfgetospeed(&t), B115200);
+	linux_set_termios(f, 0, 12, 0x03);
+	slave_termios(f, 0, &t);
+	assert_int_equal(cfgetospeed(&t), B9600);
+}
+
 /* ---- T-7: a failing pty step leaves nothing behind ---- */
 
 static const char *available(struct fx *f, unsigned int type)
@@ -1032,6 +1144,8 @@ int main(void)
 					    fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_T7_pty_step_failure_leaves_nothing, fx_setup,
 					    fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_T33_first_divisor_after_reset_reaches_pty,
+					    fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_T79_save_reset_restore, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_T80_restore_rejects_bad_images, fx_setup,
 					    fx_teardown),
@@ -1043,6 +1157,6 @@ int main(void)
 /*
  * Spec items proved by the tests of this file (their names start with the item):
  *   T-7, T-12, T-13, T-15, T-16, T-17, T-18, T-19, T-20, T-21, T-22, T-23, T-24, T-25, T-26,
- *   T-27, T-28, T-29, T-36, T-37, T-38, T-44, T-49, T-50, T-51, T-52, T-53, T-54, T-55,
- *   T-56, T-58, T-68, T-71, T-73, T-74, T-75, T-79, T-80
+ *   T-27, T-28, T-29, T-33, T-36, T-37, T-38, T-44, T-49, T-50, T-51, T-52, T-53, T-54,
+ *   T-55, T-56, T-58, T-68, T-71, T-73, T-74, T-75, T-79, T-80
  */

@@ -14,10 +14,11 @@
  *   while it is attached (§5.2); a poller thread per device in pty mode reads at most the RX
  *   FIFO's room while a client is connected (§5.3), re-checking hung-up masters every 100 ms.
  *
- * Locks (outer to inner; docs/locking.md "mtty device"):
+ * Locks (outer to inner; docs/locking.md "mtty device"; checked locks of src/util/lockdep.h,
+ * so every "Caller holds" below is also an umdev__assert_held()):
  *   backend_lock  per device: the backend mode, the ptys and the poller thread's life; held by
- *                 a backend write, by open/close_device and by destroy, across pty creation
- *                 and the poller's join. Never taken by the poller.
+ *                 a backend write, by create, open/close_device and destroy, across pty
+ *                 creation and the poller's join. Never taken by the poller.
  *   lock          per device: the ports' register state and counters, connected, irq_cond,
  *                 poll_mask; held for one register access or one batch. Held while calling
  *                 umdev_intx_set_level()/umdev_msi_notify(), whose vfio locks are leaves.
@@ -41,6 +42,7 @@
 #include "umdev/log.h"
 #include "umdev/mdev.h"
 #include "device.h"
+#include "lockdep.h"
 #include "mtty.h"
 #include "uart.h"
 
@@ -76,11 +78,11 @@ struct mtty_device {
 	unsigned int nr_ports;
 	char uuid_str[UUID_STR_LEN];
 
-	pthread_mutex_t backend_lock; /* see the top of this file */
+	struct umdev_mutex backend_lock; /* see the top of this file */
 	bool loopback; /* backend; written under both locks, read under either */
 	bool connected; /* a client session is open; written under both locks */
 
-	pthread_mutex_t lock; /* see the top of this file */
+	struct umdev_mutex lock; /* see the top of this file */
 	struct mtty_port ports[MTTY_DEVICE_MAX_PORTS];
 	bool irq_cond; /* C at the last evaluation point (§7.1) */
 	unsigned int poll_mask; /* ports the poller watches for input (bit n: port n) */
@@ -151,6 +153,7 @@ static unsigned int want_input(const struct mtty_device *dev)
 {
 	unsigned int mask = 0;
 
+	umdev__assert_held(&dev->lock);
 	if (!dev->connected || dev->loopback)
 		return 0;
 	for (unsigned int i = 0; i < dev->nr_ports; i++)
@@ -168,6 +171,7 @@ static void evaluate(struct mtty_device *dev)
 {
 	bool c = false;
 
+	umdev__assert_held(&dev->lock);
 	for (unsigned int i = 0; i < dev->nr_ports; i++)
 		c |= mtty_uart_irq_pending(&dev->ports[i].uart);
 	if (c != dev->irq_cond) {
@@ -182,22 +186,30 @@ static void evaluate(struct mtty_device *dev)
 
 /* ---- the far end (uart.h ops), called with dev->lock held ---- */
 
-/* §5.2: non-blocking, only while attached; false = dropped and counted in tx_dropped. */
+/*
+ * §5.2: non-blocking, only while attached; false = dropped and counted in tx_dropped. Caller
+ * holds dev->lock (the uart model's contract, uart.h).
+ */
 static bool pty_transmit(void *opaque, uint8_t byte)
 {
 	struct mtty_port *port = opaque;
 
+	umdev__assert_held(&port->dev->lock);
 	if (!mtty_pty_attached(&port->pty))
 		return false;
 	return write(port->pty.master, &byte, 1) == 1; /* EAGAIN: the host is not reading */
 }
 
-/* §4.4: LCR written with DLAB = 0: reflect divisor and LCR into the slave's termios. */
+/*
+ * §4.4: LCR written with DLAB = 0: reflect divisor and LCR into the slave's termios. Caller
+ * holds dev->lock (the uart model's contract, uart.h).
+ */
 static void pty_line_changed(void *opaque, uint16_t divisor, uint8_t lcr)
 {
 	struct mtty_port *port = opaque;
 	struct termios t;
 
+	umdev__assert_held(&port->dev->lock);
 	if (port->pty.master < 0 || tcgetattr(port->pty.master, &t) < 0)
 		return;
 	mtty_uart_termios_apply(&t, divisor, lcr);
@@ -218,6 +230,7 @@ static void port_receive(struct mtty_device *dev, struct mtty_port *port)
 	size_t room;
 	ssize_t n;
 
+	umdev__assert_held(&dev->lock);
 	if (!(want_input(dev) & (1u << port->index)))
 		return;
 	room = mtty_uart_rx_room(&port->uart);
@@ -245,14 +258,14 @@ static void *poller_main(void *arg)
 		uint64_t now = now_ms(), v;
 
 		pfd[0] = (struct pollfd){.fd = dev->wake_fd, .events = POLLIN};
-		pthread_mutex_lock(&dev->lock);
+		umdev__mutex_lock(&dev->lock);
 		if (dev->poller_stop) {
-			pthread_mutex_unlock(&dev->lock);
+			umdev__mutex_unlock(&dev->lock);
 			break;
 		}
 		mask = want_input(dev);
 		dev->poll_mask = mask;
-		pthread_mutex_unlock(&dev->lock);
+		umdev__mutex_unlock(&dev->lock);
 		for (unsigned int i = 0; i < dev->nr_ports; i++) {
 			struct mtty_port *port = &dev->ports[i];
 
@@ -277,9 +290,9 @@ static void *poller_main(void *arg)
 
 			if (pfd[i].revents & POLLIN) {
 				port->hup = false;
-				pthread_mutex_lock(&dev->lock);
+				umdev__mutex_lock(&dev->lock);
 				port_receive(dev, port);
-				pthread_mutex_unlock(&dev->lock);
+				umdev__mutex_unlock(&dev->lock);
 			} else if (pfd[i].revents & (POLLHUP | POLLERR)) {
 				port->hup = true; /* not attached: look again in 100 ms (§5.3) */
 				port->hup_until_ms = now_ms() + HUP_RECHECK_MS;
@@ -295,12 +308,13 @@ static int poller_start(struct mtty_device *dev)
 	sigset_t all, old;
 	int ret;
 
+	umdev__assert_held(&dev->backend_lock);
 	for (unsigned int i = 0; i < dev->nr_ports; i++)
 		dev->ports[i].hup = false;
-	pthread_mutex_lock(&dev->lock);
+	umdev__mutex_lock(&dev->lock);
 	dev->poller_stop = false;
 	dev->poll_mask = 0;
-	pthread_mutex_unlock(&dev->lock);
+	umdev__mutex_unlock(&dev->lock);
 	/* the poller takes no signal: the daemon waits for them synchronously */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -315,12 +329,14 @@ static int poller_start(struct mtty_device *dev)
 /* Caller holds backend_lock, not dev->lock. */
 static void poller_stop(struct mtty_device *dev)
 {
+	umdev__assert_held(&dev->backend_lock);
+	umdev__assert_not_held(&dev->lock); /* the poller takes it before it can see the stop */
 	if (!dev->poller_running)
 		return;
-	pthread_mutex_lock(&dev->lock);
+	umdev__mutex_lock(&dev->lock);
 	dev->poller_stop = true;
 	wake_poller(dev);
-	pthread_mutex_unlock(&dev->lock);
+	umdev__mutex_unlock(&dev->lock);
 	pthread_join(dev->poller, NULL);
 	dev->poller_running = false;
 }
@@ -330,10 +346,11 @@ static void poller_stop(struct mtty_device *dev)
 /* Close every port's pty, symlinks first (§5.5). Caller holds backend_lock; poller stopped. */
 static void ptys_close(struct mtty_device *dev)
 {
+	umdev__assert_held(&dev->backend_lock);
 	for (unsigned int i = 0; i < dev->nr_ports; i++) {
-		pthread_mutex_lock(&dev->lock);
+		umdev__mutex_lock(&dev->lock);
 		mtty_pty_close(&dev->ports[i].pty);
-		pthread_mutex_unlock(&dev->lock);
+		umdev__mutex_unlock(&dev->lock);
 	}
 	mtty_pty_rmdir(mtty_rundir, dev->uuid_str);
 }
@@ -345,15 +362,16 @@ static int ptys_open(struct mtty_device *dev)
 	int ret = 0;
 	unsigned int i;
 
+	umdev__assert_held(&dev->backend_lock);
 	for (i = 0; i < dev->nr_ports; i++) {
 		ret = mtty_pty_open(&pty[i], mtty_rundir, dev->uuid_str, i);
 		if (ret < 0)
 			goto err_close;
 	}
-	pthread_mutex_lock(&dev->lock);
+	umdev__mutex_lock(&dev->lock);
 	for (i = 0; i < dev->nr_ports; i++)
 		dev->ports[i].pty = pty[i];
-	pthread_mutex_unlock(&dev->lock);
+	umdev__mutex_unlock(&dev->lock);
 	return 0;
 
 err_close:
@@ -363,13 +381,15 @@ err_close:
 	return ret;
 }
 
+/* Caller holds backend_lock: dev->loopback is written under both locks. */
 static void set_loopback(struct mtty_device *dev, bool loopback)
 {
-	pthread_mutex_lock(&dev->lock);
+	umdev__assert_held(&dev->backend_lock);
+	umdev__mutex_lock(&dev->lock);
 	dev->loopback = loopback;
 	for (unsigned int i = 0; i < dev->nr_ports; i++)
 		mtty_uart_set_loopback_backend(&dev->ports[i].uart, loopback);
-	pthread_mutex_unlock(&dev->lock);
+	umdev__mutex_unlock(&dev->lock);
 }
 
 /* Switch the backend (§4.2). Caller holds backend_lock and checked that no client is there. */
@@ -377,6 +397,7 @@ static int backend_switch(struct mtty_device *dev, bool loopback)
 {
 	int ret;
 
+	umdev__assert_held(&dev->backend_lock);
 	if (loopback == dev->loopback)
 		return 0; /* the current value: nothing changes (the pty and its path stay) */
 	if (loopback) {
@@ -442,8 +463,8 @@ int mtty_device_create(struct umdev_mdev *mdev, unsigned int nr_ports, struct mt
 	dev->mdev = mdev;
 	dev->nr_ports = nr_ports;
 	uuid_unparse_lower(*umdev_mdev_uuid(mdev), dev->uuid_str);
-	pthread_mutex_init(&dev->backend_lock, NULL);
-	pthread_mutex_init(&dev->lock, NULL);
+	umdev__mutex_init(&dev->backend_lock, &umdev__lock_class_mtty_backend, false);
+	umdev__mutex_init(&dev->lock, &umdev__lock_class_mtty_device, false);
 	for (unsigned int i = 0; i < nr_ports; i++) {
 		struct mtty_port *port = &dev->ports[i];
 
@@ -457,15 +478,15 @@ int mtty_device_create(struct umdev_mdev *mdev, unsigned int nr_ports, struct mt
 		ret = -errno;
 		goto err_free;
 	}
+	umdev__mutex_lock(&dev->backend_lock);
 	dev->loopback = true; /* until the ptys exist */
 	set_loopback(dev, true);
-	if (!mtty_default_loopback) {
-		pthread_mutex_lock(&dev->backend_lock);
+	ret = 0;
+	if (!mtty_default_loopback)
 		ret = backend_switch(dev, false); /* §4.3: before the create write returns */
-		pthread_mutex_unlock(&dev->backend_lock);
-		if (ret < 0)
-			goto err_close_wake;
-	}
+	umdev__mutex_unlock(&dev->backend_lock);
+	if (ret < 0)
+		goto err_close_wake;
 	ret = pci_declare(mdev, nr_ports);
 	if (ret < 0)
 		goto err_pci_fini;
@@ -474,14 +495,14 @@ int mtty_device_create(struct umdev_mdev *mdev, unsigned int nr_ports, struct mt
 
 err_pci_fini:
 	umdev_pci_fini(mdev); /* the core calls no vfio hook for a failed probe */
-	pthread_mutex_lock(&dev->backend_lock);
+	umdev__mutex_lock(&dev->backend_lock);
 	(void)backend_switch(dev, true);
-	pthread_mutex_unlock(&dev->backend_lock);
+	umdev__mutex_unlock(&dev->backend_lock);
 err_close_wake:
 	close(dev->wake_fd);
 err_free:
-	pthread_mutex_destroy(&dev->lock);
-	pthread_mutex_destroy(&dev->backend_lock);
+	umdev__mutex_destroy(&dev->lock);
+	umdev__mutex_destroy(&dev->backend_lock);
 	free(dev);
 	return ret;
 }
@@ -491,12 +512,12 @@ void mtty_device_destroy(struct mtty_device *dev)
 	if (!dev)
 		return;
 	umdev_pci_fini(dev->mdev); /* pairs with pci_declare(); after R4 it does nothing */
-	pthread_mutex_lock(&dev->backend_lock);
+	umdev__mutex_lock(&dev->backend_lock);
 	(void)backend_switch(dev, true); /* poller stopped, symlinks then masters (§5.5) */
-	pthread_mutex_unlock(&dev->backend_lock);
+	umdev__mutex_unlock(&dev->backend_lock);
 	close(dev->wake_fd);
-	pthread_mutex_destroy(&dev->lock);
-	pthread_mutex_destroy(&dev->backend_lock);
+	umdev__mutex_destroy(&dev->lock);
+	umdev__mutex_destroy(&dev->backend_lock);
 	free(dev);
 }
 
@@ -519,10 +540,10 @@ static ssize_t mtty_region_read(struct umdev_mdev *mdev, unsigned int index, uin
 
 	if (!port)
 		return -EINVAL;
-	pthread_mutex_lock(&dev->lock);
+	umdev__mutex_lock(&dev->lock);
 	*(uint8_t *)buf = mtty_uart_read(&port->uart, (unsigned int)offset);
 	evaluate(dev);
-	pthread_mutex_unlock(&dev->lock);
+	umdev__mutex_unlock(&dev->lock);
 	return 1;
 }
 
@@ -534,10 +555,10 @@ static ssize_t mtty_region_write(struct umdev_mdev *mdev, unsigned int index, ui
 
 	if (!port)
 		return -EINVAL;
-	pthread_mutex_lock(&dev->lock);
+	umdev__mutex_lock(&dev->lock);
 	mtty_uart_write(&port->uart, (unsigned int)offset, *(const uint8_t *)buf);
 	evaluate(dev);
-	pthread_mutex_unlock(&dev->lock);
+	umdev__mutex_unlock(&dev->lock);
 	return 1;
 }
 
@@ -548,9 +569,9 @@ static void mtty_config_write(struct umdev_mdev *mdev, unsigned int offset, unsi
 
 	(void)offset;
 	(void)count;
-	pthread_mutex_lock(&dev->lock);
+	umdev__mutex_lock(&dev->lock);
 	evaluate(dev);
-	pthread_mutex_unlock(&dev->lock);
+	umdev__mutex_unlock(&dev->lock);
 }
 
 /*
@@ -562,12 +583,12 @@ static void mtty_set_irqs(struct umdev_mdev *mdev, unsigned int index, unsigned 
 {
 	struct mtty_device *dev = mtty_device_of(mdev);
 
-	pthread_mutex_lock(&dev->lock);
+	umdev__mutex_lock(&dev->lock);
 	if (index == 1 && action == UMDEV_IRQ_ASSIGNED && start == 0 && count >= 1 &&
 	    dev->irq_cond) /* VFIO_PCI_MSI_IRQ_INDEX, vector 0 */
 		(void)umdev_msi_notify(mdev, 0);
 	evaluate(dev);
-	pthread_mutex_unlock(&dev->lock);
+	umdev__mutex_unlock(&dev->lock);
 }
 
 /* §8: registers to power-on values, FIFOs drained; the far end, backend, counters stay. */
@@ -575,23 +596,23 @@ static int mtty_reset(struct umdev_mdev *mdev)
 {
 	struct mtty_device *dev = mtty_device_of(mdev);
 
-	pthread_mutex_lock(&dev->lock);
+	umdev__mutex_lock(&dev->lock);
 	for (unsigned int i = 0; i < dev->nr_ports; i++)
 		mtty_uart_reset(&dev->ports[i].uart);
 	evaluate(dev); /* C is false now; the server already cleared its INTx level (§8.10) */
-	pthread_mutex_unlock(&dev->lock);
+	umdev__mutex_unlock(&dev->lock);
 	return 0;
 }
 
 static void set_connected(struct mtty_device *dev, bool connected)
 {
-	pthread_mutex_lock(&dev->backend_lock); /* a backend write sees no half-open client */
-	pthread_mutex_lock(&dev->lock);
+	umdev__mutex_lock(&dev->backend_lock); /* a backend write sees no half-open client */
+	umdev__mutex_lock(&dev->lock);
 	dev->connected = connected; /* §5.1: bytes move only while a client is connected */
 	evaluate(dev);
 	wake_poller(dev);
-	pthread_mutex_unlock(&dev->lock);
-	pthread_mutex_unlock(&dev->backend_lock);
+	umdev__mutex_unlock(&dev->lock);
+	umdev__mutex_unlock(&dev->backend_lock);
 }
 
 static int mtty_open_device(struct umdev_mdev *mdev)
@@ -686,11 +707,11 @@ static ssize_t mtty_save(struct umdev_mdev *mdev, void *buf, size_t len)
 	ret = config_read_all(mdev, img + IMAGE_CONFIG_OFFSET);
 	if (ret < 0)
 		return ret;
-	pthread_mutex_lock(&dev->lock);
+	umdev__mutex_lock(&dev->lock);
 	for (unsigned int i = 0; i < dev->nr_ports; i++)
 		mtty_uart_save(&dev->ports[i].uart,
 			       img + IMAGE_PORTS_OFFSET + MTTY_UART_IMAGE_SIZE * i);
-	pthread_mutex_unlock(&dev->lock);
+	umdev__mutex_unlock(&dev->lock);
 	return (ssize_t)size;
 }
 
@@ -721,13 +742,13 @@ static int mtty_restore(struct umdev_mdev *mdev, const void *buf, size_t len)
 		if ((icfg[off] ^ cfg[off]) & fixed)
 			return -EINVAL; /* a read-only bit differs from this device's */
 	}
-	pthread_mutex_lock(&dev->lock);
+	umdev__mutex_lock(&dev->lock);
 	for (unsigned int i = 0; i < dev->nr_ports; i++) {
 		struct mtty_uart probe = dev->ports[i].uart;
 
 		if (mtty_uart_restore(&probe,
 				      img + IMAGE_PORTS_OFFSET + MTTY_UART_IMAGE_SIZE * i)) {
-			pthread_mutex_unlock(&dev->lock);
+			umdev__mutex_unlock(&dev->lock);
 			return -EINVAL;
 		}
 	}
@@ -744,7 +765,7 @@ static int mtty_restore(struct umdev_mdev *mdev, const void *buf, size_t len)
 			pty_line_changed(port, mtty_uart_divisor(&port->uart), port->uart.lcr);
 	}
 	evaluate(dev);
-	pthread_mutex_unlock(&dev->lock);
+	umdev__mutex_unlock(&dev->lock);
 	return 0;
 }
 
@@ -767,9 +788,9 @@ static ssize_t backend_show(struct umdev_mdev *mdev, char *buf, size_t len)
 	struct mtty_device *dev = mtty_device_of(mdev);
 	int n;
 
-	pthread_mutex_lock(&dev->lock);
+	umdev__mutex_lock(&dev->lock);
 	n = snprintf(buf, len, "%s\n", dev->loopback ? "loopback" : "pty");
-	pthread_mutex_unlock(&dev->lock);
+	umdev__mutex_unlock(&dev->lock);
 	return n;
 }
 
@@ -782,12 +803,12 @@ static ssize_t backend_store(struct umdev_mdev *mdev, const char *buf, size_t le
 
 	if (loopback < 0)
 		return loopback;
-	pthread_mutex_lock(&dev->backend_lock);
+	umdev__mutex_lock(&dev->backend_lock);
 	if (dev->connected)
 		ret = -EBUSY;
 	else
 		ret = backend_switch(dev, loopback);
-	pthread_mutex_unlock(&dev->backend_lock);
+	umdev__mutex_unlock(&dev->backend_lock);
 	return ret < 0 ? ret : (ssize_t)len;
 }
 
@@ -798,10 +819,10 @@ static ssize_t port_pty_show(struct umdev_mdev *mdev, unsigned int port, char *b
 
 	if (port >= dev->nr_ports)
 		return -ENODEV; /* port1_pty of an mtty-1 device */
-	pthread_mutex_lock(&dev->lock);
+	umdev__mutex_lock(&dev->lock);
 	if (dev->ports[port].pty.path[0])
 		n = snprintf(buf, len, "%s\n", dev->ports[port].pty.path);
-	pthread_mutex_unlock(&dev->lock);
+	umdev__mutex_unlock(&dev->lock);
 	return n; /* 0 bytes in loopback mode */
 }
 
@@ -824,7 +845,7 @@ static ssize_t stats_show(struct umdev_mdev *mdev, char *buf, size_t len)
 	/* §4.5: eventfd writes are the server's (masking, loop-back triggers), so it counts them */
 	(void)umdev_irq_signal_count(mdev, &irq_signals); /* -ENOTCONN before C7: 0 */
 	n = (size_t)snprintf(buf, len, "irq_signals %llu\n", (unsigned long long)irq_signals);
-	pthread_mutex_lock(&dev->lock);
+	umdev__mutex_lock(&dev->lock);
 	for (unsigned int i = 0; i < dev->nr_ports && n < len; i++) {
 		const struct mtty_uart *u = &dev->ports[i].uart;
 
@@ -835,7 +856,7 @@ static ssize_t stats_show(struct umdev_mdev *mdev, char *buf, size_t len)
 		    i, (unsigned long long)u->tx_bytes, i, (unsigned long long)u->tx_dropped, i,
 		    (unsigned long long)u->rx_bytes, i, (unsigned long long)u->rx_overruns);
 	}
-	pthread_mutex_unlock(&dev->lock);
+	umdev__mutex_unlock(&dev->lock);
 	return n < len ? (ssize_t)n : -EINVAL;
 }
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * 16550A UART register model of one mtty port (mtty.md §5, §6.4-§6.9, §7.5, §8, §9).
- * Every function runs under the caller's device lock; see uart.h for the contract.
+ * Every function runs under the caller's device lock; see uart.h for the contract. The model
+ * does not know that lock: the glue (device.c) asserts it in the ops and its helpers.
  */
 #include "uart.h"
 
