@@ -12,6 +12,7 @@
  * serves the test's request counts its points too, so a walk runs one operation at a time
  * and checks only after disarming.
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -444,6 +445,60 @@ static void test_M37_remove_allocation_failures_keep_the_device(void **state)
 	report("remove", n - 1, passed);
 }
 
+/* ---- reading: open + read of a file, opendir + readdir of a directory (§6.1) ---- */
+
+/* The number of names in directory @path (no . and ..), or -errno; allocates nothing. */
+static ssize_t count_names(const char *path)
+{
+	struct dirent *e;
+	ssize_t nr = 0;
+	DIR *d;
+
+	d = opendir(path);
+	if (!d)
+		return -errno;
+	while ((e = readdir(d)))
+		nr += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+	closedir(d);
+	return nr;
+}
+
+static void test_M67_read_allocation_failures_are_enomem(void **state)
+{
+	struct fx *f = *state;
+	unsigned int n, passed;
+	char buf[64];
+	bool fired;
+	ssize_t ret;
+
+	for (n = 1;; n++) {
+		fault_arm(n);
+		ret = fx_read(fx_type(f, 0, "available_instances"), buf, sizeof(buf));
+		fired = fault_fired();
+		passed = fault_disarm();
+		if (!fired)
+			break;
+		assert_int_equal(ret, -ENOMEM); /* the open's handle, or the snapshot buffer */
+		assert_int_equal(fx_available(f, 0), 16);
+	}
+	assert_int_equal(ret, 3);
+	assert_string_equal(buf, "16\n");
+	report("read", n - 1, passed);
+
+	for (n = 1;; n++) {
+		fault_arm(n);
+		ret = count_names(fx_type(f, 0, NULL));
+		fired = fault_fired();
+		passed = fault_disarm();
+		if (!fired)
+			break;
+		assert_int_equal(ret, -ENOMEM); /* the directory handle */
+	}
+	assert_int_equal(ret, 5);
+	check_list(fx_type(f, 0, NULL), "available_instances,create,device_api,devices,name");
+	report("readdir", n - 1, passed);
+}
+
 int main(void)
 {
 	const struct CMUnitTest unmounted[] = {
@@ -461,6 +516,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_M32_create_with_named_groups_allocation_failures_unwind, fx_setup_bare,
 		fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_M67_read_allocation_failures_are_enomem, fx_setup,
+					    fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_M37_remove_allocation_failures_keep_the_device,
 					    fx_setup, fx_teardown),
 	};
@@ -474,5 +531,5 @@ int main(void)
 /*
  * Spec items proved by the tests of this file (their names start with the item):
  *   §6.2 (no item: the skeleton), M-9, I-8 with §4.3 step 4, M-32 with M-33 and I-2/I-4/I-7,
- *   M-37.
+ *   M-37, M-67.
  */
