@@ -127,21 +127,6 @@ static struct timespec deadline_in(unsigned int ms)
 	return t;
 }
 
-/*
- * tree_lock prefers writers (a stream of readers must not starve a create), which
- * umdev__rwlock_init() cannot ask for: initialise the pthread lock ourselves, with the class.
- */
-static void tree_lock_init(struct umdev_rwlock *l)
-{
-	pthread_rwlockattr_t attr;
-
-	pthread_rwlockattr_init(&attr);
-	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-	pthread_rwlock_init(&l->rwlock, &attr);
-	pthread_rwlockattr_destroy(&attr);
-	l->cls = &umdev__lock_class_tree;
-}
-
 static void locks_fini(struct umdev_sysfs *fs)
 {
 	pthread_cond_destroy(&fs->loop_cond);
@@ -173,7 +158,8 @@ int umdev_sysfs_create(const struct umdev_sysfs_options *opt, struct umdev_sysfs
 	clock_gettime(CLOCK_REALTIME, &fs->birth);
 	umdev_list_init(&fs->parents);
 	umdev_list_init(&fs->handles);
-	tree_lock_init(&fs->tree_lock);
+	/* a stream of FUSE readers must not starve publish/unpublish */
+	umdev__rwlock_init(&fs->tree_lock, &umdev__lock_class_tree, true);
 	umdev__mutex_init(&fs->handles_lock, &umdev__lock_class_sysfs_handles, false);
 	cond_init_monotonic(&fs->handles_empty);
 	umdev__mutex_init(&fs->loop_lock, &umdev__lock_class_sysfs_loop, false);
