@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -469,6 +470,32 @@ static int resolve_dirs(struct daemon *d, const struct options *opt)
 	return 0;
 }
 
+/*
+ * Every client holds fds of ours (its connection, DMA files, eventfds: bounded per session,
+ * src/vfio/private.h), so the usual 1024-fd soft limit is raised to the hard limit.
+ */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		umdev_log(UMDEV_LOG_WARNING, "cannot read the fd limit: %s, ignoring",
+			  strerror(errno));
+		return;
+	}
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t old = rl.rlim_cur;
+
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+			umdev_log(UMDEV_LOG_WARNING, "cannot raise the fd limit %llu: %s, ignoring",
+				  (unsigned long long)old, strerror(errno));
+			return;
+		}
+	}
+	umdev_log(UMDEV_LOG_INFO, "fd limit: %llu open files", (unsigned long long)rl.rlim_cur);
+}
+
 int main(int argc, char **argv)
 {
 	struct daemon d = {0};
@@ -493,6 +520,7 @@ int main(int argc, char **argv)
 		}
 	}
 
+	raise_fd_limit();
 	if (daemon_start(&d, &opt) < 0) {
 		daemonize_done(status_fd, EXIT_FAILURE);
 		return EXIT_FAILURE;

@@ -36,10 +36,12 @@ static bool aligned(uint64_t v)
 }
 
 /* Index of the first mapping whose end is above @iova. Caller holds dev->lock. */
-static unsigned int lower_bound(const struct umdev__dma *dma, uint64_t iova)
+static unsigned int lower_bound(const struct umdev__vfio_device *dev, uint64_t iova)
 {
+	const struct umdev__dma *dma = &dev->dma;
 	unsigned int lo = 0, hi = dma->nr;
 
+	umdev__assert_held(&dev->lock);
 	while (lo < hi) {
 		unsigned int mid = lo + (hi - lo) / 2;
 		const struct umdev__dma_map *m = &dma->maps[mid];
@@ -76,7 +78,12 @@ static int map_check(const struct umdev__vfio_msg *msg, struct umdev__dma_map *m
 		return -EINVAL;
 	if (m->fd < 0)
 		return m->offset ? -EINVAL : 0;
-	if (fstat(m->fd, &st) < 0 || !S_ISREG(st.st_mode))
+	/*
+	 * Memory files only (memfd, tmpfs, hugetlbfs), asked before fstat(): a FUSE file would
+	 * forward fstat(), and later our pread() under dev->lock and our close(), to whoever
+	 * serves it, the client perhaps (clientfd.c).
+	 */
+	if (!umdev__clientfd_is_memory(m->fd) || fstat(m->fd, &st) < 0 || !S_ISREG(st.st_mode))
 		return -EINVAL;
 	if (m->size > UINT64_MAX - m->offset || m->offset + m->size > (uint64_t)st.st_size)
 		return -EINVAL;
@@ -101,13 +108,15 @@ int umdev__dma_map(struct umdev__vfio_device *dev, struct umdev__vfio_msg *msg)
 	ret = map_check(msg, &m);
 	if (ret < 0)
 		return ret;
-	pthread_mutex_lock(&dev->lock);
-	i = lower_bound(dma, m.iova);
+	umdev__mutex_lock(&dev->lock);
+	i = lower_bound(dev, m.iova);
 	if (i < dma->nr && dma->maps[i].iova <= m.iova + (m.size - 1)) {
 		ret = -EEXIST;
 		goto out;
 	}
-	if (dma->nr >= umdev__vfio_config.max_dma_maps) {
+	/* the map limit, and the session's fd budget (I4: a client cannot fill our fd table) */
+	if (dma->nr >= umdev__vfio_config.max_dma_maps ||
+	    (m.fd >= 0 && dma->nr_fds >= VFIO_USER_MAX_DMA_FDS)) {
 		ret = -ENOSPC;
 		goto out;
 	}
@@ -125,11 +134,14 @@ int umdev__dma_map(struct umdev__vfio_device *dev, struct umdev__vfio_msg *msg)
 	memmove(&dma->maps[i + 1], &dma->maps[i], (dma->nr - i) * sizeof(*dma->maps));
 	dma->maps[i] = m;
 	dma->nr++;
-	if (m.fd >= 0)
+	if (m.fd >= 0) {
+		dma->nr_fds++;
 		msg->fds[0] = -1; /* adopted; closed at unmap or teardown */
+	}
 out:
-	pthread_mutex_unlock(&dev->lock);
+	umdev__mutex_unlock(&dev->lock);
 	if (ret == 0 && dev->ops && dev->ops->dma_map_notify) {
+		umdev__assert_not_held(&dev->lock); /* no vfio lock across a callback */
 		umdev__vfio_in_callback = true;
 		dev->ops->dma_map_notify(dev->mdev, m.iova, m.size, true);
 		umdev__vfio_in_callback = false;
@@ -142,12 +154,12 @@ static void notify_unmapped(struct umdev__vfio_device *dev, struct umdev__dma_ma
 {
 	for (unsigned int i = 0; i < nr; i++) {
 		if (dev->ops && dev->ops->dma_map_notify) {
+			umdev__assert_not_held(&dev->lock); /* no vfio lock across a callback */
 			umdev__vfio_in_callback = true;
 			dev->ops->dma_map_notify(dev->mdev, maps[i].iova, maps[i].size, false);
 			umdev__vfio_in_callback = false;
 		}
-		if (maps[i].fd >= 0)
-			close(maps[i].fd);
+		umdev__clientfd_close(maps[i].fd); /* a memory file: closed at once */
 	}
 }
 
@@ -181,14 +193,14 @@ int umdev__dma_unmap(struct umdev__vfio_device *dev, struct umdev__vfio_msg *msg
 	memcpy(reply->payload, p, 24); /* the reply echoes the request (§8.3) */
 	reply->len = 24;
 
-	pthread_mutex_lock(&dev->lock);
+	umdev__mutex_lock(&dev->lock);
 	if (flags & VFIO_DMA_UNMAP_FLAG_ALL) {
 		removed = dma->maps;
 		nr = dma->nr;
 		dma->maps = NULL;
-		dma->nr = dma->cap = 0;
+		dma->nr = dma->cap = dma->nr_fds = 0;
 	} else {
-		i = lower_bound(dma, iova);
+		i = lower_bound(dev, iova);
 		if (i < dma->nr && dma->maps[i].iova == iova && dma->maps[i].size == size) {
 			removed = malloc(sizeof(*removed));
 			if (!removed) {
@@ -196,6 +208,8 @@ int umdev__dma_unmap(struct umdev__vfio_device *dev, struct umdev__vfio_msg *msg
 			} else {
 				removed[0] = dma->maps[i];
 				nr = 1;
+				if (removed[0].fd >= 0)
+					dma->nr_fds--;
 				memmove(&dma->maps[i], &dma->maps[i + 1],
 					(dma->nr - i - 1) * sizeof(*dma->maps));
 				dma->nr--;
@@ -204,7 +218,7 @@ int umdev__dma_unmap(struct umdev__vfio_device *dev, struct umdev__vfio_msg *msg
 			ret = -ENOENT;
 		}
 	}
-	pthread_mutex_unlock(&dev->lock);
+	umdev__mutex_unlock(&dev->lock);
 	notify_unmapped(dev, removed, nr);
 	free(removed);
 	return ret;
@@ -212,12 +226,12 @@ int umdev__dma_unmap(struct umdev__vfio_device *dev, struct umdev__vfio_msg *msg
 
 void umdev__dma_release_all(struct umdev__vfio_device *dev)
 {
+	umdev__assert_held(&dev->lock);
 	for (unsigned int i = 0; i < dev->dma.nr; i++)
-		if (dev->dma.maps[i].fd >= 0)
-			close(dev->dma.maps[i].fd);
+		umdev__clientfd_close(dev->dma.maps[i].fd);
 	free(dev->dma.maps);
 	dev->dma.maps = NULL;
-	dev->dma.nr = dev->dma.cap = 0;
+	dev->dma.nr = dev->dma.cap = dev->dma.nr_fds = 0;
 }
 
 /* ---- message-based transfers (§8.12) ---- */
@@ -226,6 +240,7 @@ void umdev__dma_abort_all(struct umdev__vfio_device *dev)
 {
 	struct umdev_list *pos, *tmp;
 
+	umdev__assert_held(&dev->lock);
 	dev->session_open = false; /* a new transfer fails -ENOTCONN from here */
 	umdev_list_for_each_safe(pos, tmp, &dev->dma_reqs) {
 		struct umdev__dma_req *req = umdev_list_entry(pos, struct umdev__dma_req, node);
@@ -244,7 +259,7 @@ bool umdev__dma_reply(struct umdev__vfio_device *dev, uint16_t msg_id, uint32_t 
 	struct umdev_list *pos;
 	int result = 0;
 
-	pthread_mutex_lock(&dev->lock);
+	umdev__mutex_lock(&dev->lock);
 	umdev_list_for_each(pos, &dev->dma_reqs) {
 		struct umdev__dma_req *r = umdev_list_entry(pos, struct umdev__dma_req, node);
 
@@ -254,7 +269,7 @@ bool umdev__dma_reply(struct umdev__vfio_device *dev, uint16_t msg_id, uint32_t 
 		}
 	}
 	if (!req) {
-		pthread_mutex_unlock(&dev->lock);
+		umdev__mutex_unlock(&dev->lock);
 		return false; /* nobody waits for it (timed out, or unsolicited): discarded (§6.2)
 			       */
 	}
@@ -276,7 +291,7 @@ bool umdev__dma_reply(struct umdev__vfio_device *dev, uint16_t msg_id, uint32_t 
 	req->result = result;
 	req->done = true;
 	pthread_cond_broadcast(&dev->dma_cond);
-	pthread_mutex_unlock(&dev->lock);
+	umdev__mutex_unlock(&dev->lock);
 	return true;
 }
 
@@ -290,6 +305,7 @@ static int dma_msg(struct umdev__vfio_device *dev, uint64_t iova, uint8_t *buf, 
 	const uint64_t one = 1;
 	int ret = 0;
 
+	umdev__assert_held(&dev->lock);
 	if (dev->wake_fd < 0)
 		return -ENOTCONN; /* no server thread (numbering only) */
 	dev->dma_waiters++;
@@ -312,7 +328,7 @@ static int dma_msg(struct umdev__vfio_device *dev, uint64_t iova, uint8_t *buf, 
 			deadline.tv_nsec -= 1000000000;
 		}
 		while (!req.done)
-			if (pthread_cond_timedwait(&dev->dma_cond, &dev->lock, &deadline) ==
+			if (umdev__cond_timedwait(&dev->dma_cond, &dev->lock, &deadline) ==
 				ETIMEDOUT &&
 			    !req.done) {
 				umdev_list_del(&req.node); /* a late reply is discarded */
@@ -332,20 +348,26 @@ static int dma_msg(struct umdev__vfio_device *dev, uint64_t iova, uint8_t *buf, 
 /* ---- driver API (§10.1) ---- */
 
 /* The mapping that contains @iova, or NULL. Caller holds dev->lock. */
-static const struct umdev__dma_map *map_at(const struct umdev__dma *dma, uint64_t iova)
+static const struct umdev__dma_map *map_at(const struct umdev__vfio_device *dev, uint64_t iova)
 {
-	unsigned int i = lower_bound(dma, iova);
+	const struct umdev__dma *dma = &dev->dma;
+	unsigned int i = lower_bound(dev, iova);
 
 	return i < dma->nr && dma->maps[i].iova <= iova ? &dma->maps[i] : NULL;
 }
 
-/* Copy one piece through the mapping's file. Return: 0 or -EFAULT. Caller holds dev->lock. */
-static int dma_file(const struct umdev__dma_map *m, uint64_t iova, uint8_t *b, size_t n, bool write)
+/*
+ * Copy one piece through the mapping @m of @dev's table. Return: 0 or -EFAULT. Caller holds
+ * dev->lock, so an unmap waits for the copy (§8.3).
+ */
+static int dma_file(const struct umdev__vfio_device *dev, const struct umdev__dma_map *m,
+		    uint64_t iova, uint8_t *b, size_t n, bool write)
 {
 	off_t off = (off_t)(m->offset + (iova - m->iova));
 	size_t done = 0;
 	struct stat st;
 
+	umdev__assert_held(&dev->lock);
 	if (fstat(m->fd, &st) < 0 || (uint64_t)off + n > (uint64_t)st.st_size)
 		return -EFAULT; /* the client truncated its file (§10.1) */
 	while (done < n) {
@@ -384,7 +406,7 @@ static int dma_rw(struct umdev_mdev *mdev, uint64_t iova, void *buf, size_t len,
 	end = iova + (len - 1); /* inclusive */
 	/* checked before any byte moves: coverage, then permissions, then the context */
 	for (cur = iova;;) {
-		m = map_at(&dev->dma, cur);
+		m = map_at(dev, cur);
 		if (!m) {
 			ret = -EFAULT;
 			goto out;
@@ -407,14 +429,14 @@ static int dma_rw(struct umdev_mdev *mdev, uint64_t iova, void *buf, size_t len,
 		uint64_t piece_end;
 		uint8_t *b = (uint8_t *)buf + (cur - iova);
 
-		m = map_at(&dev->dma, cur);
+		m = map_at(dev, cur);
 		if (!m || !(m->flags & need)) {
 			ret = m ? -EPERM : -EFAULT;
 			break;
 		}
 		piece_end = m->iova + (m->size - 1) < end ? m->iova + (m->size - 1) : end;
 		if (m->fd >= 0)
-			ret = dma_file(m, cur, b, (size_t)(piece_end - cur + 1), write);
+			ret = dma_file(dev, m, cur, b, (size_t)(piece_end - cur + 1), write);
 		else
 			ret = dma_msg(dev, cur, b, (size_t)(piece_end - cur + 1), write);
 		if (piece_end == end)
@@ -422,7 +444,7 @@ static int dma_rw(struct umdev_mdev *mdev, uint64_t iova, void *buf, size_t len,
 		cur = piece_end + 1;
 	}
 out:
-	pthread_mutex_unlock(&dev->lock);
+	umdev__mutex_unlock(&dev->lock);
 	return ret;
 }
 

@@ -2,7 +2,9 @@
 /*
  * Interrupts (vfio-user.md §8.7, §8.8, §9.4, §10.2): eventfds assigned with SET_IRQS, INTx
  * level/automask/unmask, MSI vectors, ERR and REQ. The state lives in the device record under
- * dev->lock; eventfd writes never block, so a driver may signal from any context (C6).
+ * dev->lock. Signals go through umdev__eventfd_signal(), which never sleeps whatever the client
+ * did to its eventfd (clientfd.c), so a driver may signal from any context (C6, §10.2) and
+ * holding dev->lock across a signal never makes anyone wait on a client.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,13 +17,10 @@
 
 #include "private.h"
 
+/* Never sleeps, whatever the client did to its eventfd (clientfd.c); a full counter stays full. */
 static void signal_fd(int fd)
 {
-	uint64_t one = 1;
-
-	if (fd >= 0)
-		(void)!write(fd, &one,
-			     sizeof(one)); /* EAGAIN at the counter limit: still pending */
+	umdev__eventfd_signal(fd);
 }
 
 /* An INTx or MSI trigger: signal and count the write (mtty.md §4.5 irq_signals). */
@@ -35,8 +34,7 @@ static void signal_trigger(struct umdev__vfio_device *dev, int fd)
 
 static void close_fd(int *fd)
 {
-	if (*fd >= 0)
-		close(*fd);
+	umdev__clientfd_close(*fd); /* an eventfd: closed at once */
 	*fd = -1;
 }
 
@@ -56,6 +54,7 @@ void umdev__irq_intx_eval(struct umdev__vfio_device *dev)
 {
 	struct umdev__irq *irq = &dev->irq;
 
+	umdev__assert_held(&dev->lock);
 	if (!dev->pci.intx_level || irq->intx_trigger < 0 || irq->intx_masked)
 		return;
 	if (umdev__pci_command(&dev->pci) & PCI_COMMAND_INTX_DISABLE)
@@ -68,6 +67,7 @@ void umdev__irq_release_all(struct umdev__vfio_device *dev)
 {
 	struct umdev__irq *irq = &dev->irq;
 
+	umdev__assert_held(&dev->lock);
 	close_fd(&irq->intx_trigger);
 	close_fd(&irq->intx_unmask);
 	for (unsigned int i = 0; i < VFIO_IRQ_MSI_MAX; i++)
@@ -79,12 +79,14 @@ void umdev__irq_release_all(struct umdev__vfio_device *dev)
 
 void umdev__irq_reset(struct umdev__vfio_device *dev)
 {
+	umdev__assert_held(&dev->lock);
 	dev->irq.intx_masked = false; /* §8.10: INTx unmasked, level cleared */
 	dev->pci.intx_level = false;
 }
 
 unsigned int umdev__irq_count(const struct umdev__vfio_device *dev, unsigned int index)
 {
+	umdev__assert_held(&dev->lock);
 	switch (index) {
 	case VFIO_PCI_INTX_IRQ_INDEX:
 		return dev->pci.intx_pin ? 1 : 0;
@@ -172,6 +174,7 @@ static int set_irqs_check(struct umdev__vfio_device *dev, const struct umdev__vf
 	const uint8_t *p = msg->payload;
 	uint32_t argsz, flags, index, start, count, data, action, nr;
 
+	umdev__assert_held(&dev->lock);
 	if (msg->len < 20)
 		return -EINVAL;
 	argsz = le32(p);
@@ -226,7 +229,7 @@ int umdev__irq_set(struct umdev__vfio_device *dev, struct umdev__vfio_msg *msg,
 	uint32_t flags, index, start, count, data, action;
 	int ret;
 
-	pthread_mutex_lock(&dev->lock);
+	umdev__mutex_lock(&dev->lock);
 	ret = set_irqs_check(dev, msg);
 	if (ret < 0)
 		goto out;
@@ -297,13 +300,14 @@ int umdev__irq_set(struct umdev__vfio_device *dev, struct umdev__vfio_msg *msg,
 		umdev__irq_intx_eval(dev); /* level still 1: signal again at once (V-50) */
 	}
 out:
-	pthread_mutex_unlock(&dev->lock);
+	umdev__mutex_unlock(&dev->lock);
 	*ret_change = ch;
 	return ret;
 }
 
 void umdev__irq_msi_eval(struct umdev__vfio_device *dev)
 {
+	umdev__assert_held(&dev->lock);
 	for (unsigned int v = 0; v < dev->pci.msi_vectors; v++) {
 		uint32_t pending_off;
 
@@ -320,17 +324,22 @@ void umdev__irq_msi_eval(struct umdev__vfio_device *dev)
 	}
 }
 
-void umdev__irq_unmask_event(struct umdev__vfio_device *dev)
+/*
+ * Runs on the server thread, the only thread that assigns or closes the unmask eventfd, so @fd
+ * (the slot's value it polled) is still open. The read happens before dev->lock is taken and
+ * never sleeps: a client that emptied the counter first (its own second thread) leaves nothing.
+ */
+void umdev__irq_unmask_event(struct umdev__vfio_device *dev, int fd)
 {
-	uint64_t v;
-
-	pthread_mutex_lock(&dev->lock);
-	if (dev->irq.intx_unmask >= 0 &&
-	    read(dev->irq.intx_unmask, &v, sizeof(v)) == (ssize_t)sizeof(v)) {
+	umdev__assert_not_held(&dev->lock); /* I/O on a client's fd */
+	if (!umdev__eventfd_drain(fd))
+		return;
+	umdev__mutex_lock(&dev->lock);
+	if (dev->irq.intx_unmask == fd) {
 		dev->irq.intx_masked = false;
 		umdev__irq_intx_eval(dev);
 	}
-	pthread_mutex_unlock(&dev->lock);
+	umdev__mutex_unlock(&dev->lock);
 }
 
 /* ---- driver API (§10.2) ---- */
@@ -343,7 +352,7 @@ int umdev_intx_set_level(struct umdev_mdev *mdev, bool level)
 		return -ENOTCONN;
 	dev->pci.intx_level = level;
 	umdev__irq_intx_eval(dev);
-	pthread_mutex_unlock(&dev->lock);
+	umdev__mutex_unlock(&dev->lock);
 	return 0;
 }
 
@@ -362,7 +371,7 @@ int umdev_msi_notify(struct umdev_mdev *mdev, unsigned int vector)
 		else
 			signal_trigger(dev, dev->irq.msi_trigger[vector]);
 	}
-	pthread_mutex_unlock(&dev->lock);
+	umdev__mutex_unlock(&dev->lock);
 	return ret;
 }
 
@@ -373,7 +382,7 @@ int umdev_err_notify(struct umdev_mdev *mdev)
 	if (!dev)
 		return -ENOTCONN;
 	signal_fd(dev->irq.err_trigger);
-	pthread_mutex_unlock(&dev->lock);
+	umdev__mutex_unlock(&dev->lock);
 	return 0;
 }
 
@@ -387,6 +396,6 @@ int umdev_irq_signal_count(struct umdev_mdev *mdev, uint64_t *ret_count)
 	if (!dev)
 		return -ENOTCONN;
 	*ret_count = dev->irq.signals;
-	pthread_mutex_unlock(&dev->lock);
+	umdev__mutex_unlock(&dev->lock);
 	return 0;
 }

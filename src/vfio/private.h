@@ -8,11 +8,18 @@
  *  - every vfio device with a socket has one server thread: it accepts, reads, executes
  *    commands, calls the driver's callbacks and writes replies. Clients of different devices
  *    therefore never wait on each other (C1), and callbacks of one device never overlap (C7).
- *  - dev->lock is a leaf: config space, irq state and the DMA table of one device. Taken by the
- *    server thread and by driver threads (umdev_intx_set_level(), umdev_dma_read(), ...); never
- *    held across a socket operation, a driver callback or a call into the core.
- *  - devices_lock (vfio.c) protects the list of device records; held only for a lookup or an
- *    insert/delete, and taken before dev->lock, never after.
+ *  - dev->lock (checked: class "vfio device lock", rank 65) is a leaf: config space, irq state
+ *    and the DMA table of one device. Taken by the server thread and by driver threads
+ *    (umdev_intx_set_level(), umdev_dma_read(), ...); never held across a socket operation, a
+ *    driver callback, a call into the core, or I/O that can wait for a client. A client's
+ *    eventfds are signalled under it only through umdev__eventfd_signal(), which cannot sleep
+ *    on the client; the unmask eventfd is drained without it (clientfd.c).
+ *  - devices_lock (vfio.c; class "vfio devices_lock", rank 60) protects the list of device
+ *    records; held only for a lookup or an insert/delete, and taken before dev->lock, never
+ *    after.
+ *  - a session holds no reference on its mdev: it lives on the device's server thread, and R4
+ *    (vfio_detach()) ends the session and joins that thread before the core waits for the
+ *    mdev's references (wait_refs) and releases it, so the mdev outlives every session.
  *  - dev->dma_cond waits on dev->lock: a driver thread for its message-based DMA reply, R4 for
  *    the last such waiter to leave (docs/locking.md).
  */
@@ -20,6 +27,7 @@
 #define UMDEV_VFIO_PRIVATE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -27,6 +35,7 @@
 
 #include "umdev/mdev.h"
 #include "list.h"
+#include "lockdep.h"
 #include "vfio.h"
 
 /* ---- wire constants (vfio-user.md §6, §8) ---- */
@@ -39,6 +48,17 @@
 #define VFIO_USER_JSON_DEPTH 16
 #define VFIO_USER_MAX_WR_CNT 200u
 #define VFIO_USER_RX_FDS_MAX 32u /* fds kept per message; more are closed at once */
+/*
+ * fd-backed DMA mappings per session: beyond it DMA_MAP with an fd gets ENOSPC, the map limit's
+ * errno (§6.4; fd-less maps are bounded by max_dma_maps alone). A VMM maps guest RAM with a
+ * few fds (libvfio-user servers accept 16 regions in all); 1,024 would fill a 1024-fd table.
+ * With it, the fds one session can make the daemon hold are bounded (I4): 64 DMA fds, 36 irq
+ * eventfds (INTx trigger and unmask, 32 MSI, ERR, REQ; each assignment replaces), the fds of
+ * the one message being read (VFIO_USER_RX_FDS_MAX), 4 queued for the client (server.c), the
+ * connection and its twin socket: 138. Extra connections hold one fd each, their fds are
+ * closed as they arrive (server.c).
+ */
+#define VFIO_USER_MAX_DMA_FDS 64u
 
 #define VFIO_USER_F_TYPE_MASK 0xfu
 #define VFIO_USER_F_TYPE_COMMAND 0x0u
@@ -146,6 +166,7 @@ struct umdev__dma {
 	struct umdev__dma_map *maps;
 	unsigned int nr;
 	unsigned int cap;
+	unsigned int nr_fds; /* mappings with fd >= 0: at most VFIO_USER_MAX_DMA_FDS */
 };
 
 /*
@@ -184,13 +205,14 @@ struct umdev__vfio_session;
 
 struct umdev__vfio_device {
 	struct umdev_list node; /* under devices_lock */
-	struct umdev_mdev *mdev; /* valid from C7 to R4; key with serial before C7 */
+	struct umdev_mdev *mdev; /* valid from C7 to R4 (no reference: R4 ends the session);
+				    key with serial before C7 */
 	uint64_t serial;
 	const struct umdev_vfio_ops *ops; /* the driver's; may be NULL */
 	unsigned int index; /* N of vfioN */
 
 	/* leaf; protects state, pci, irq, dma and session_open; see the top of this file */
-	pthread_mutex_t lock;
+	struct umdev_mutex lock;
 	enum umdev__vfio_state state;
 	struct umdev__pci pci;
 	struct umdev__vfio_mmap mmap[6]; /* umdev_pci_region_mmap(), per BAR */
@@ -232,7 +254,7 @@ struct umdev__vfio_device *umdev__vfio_device_find(struct umdev_mdev *mdev);
 /* Return: the number of device records (DECLARED and LIVE); tests only. */
 unsigned int umdev__vfio_nr_devices(void);
 
-/* ---- irq.c: all called with dev->lock held ---- */
+/* ---- irq.c: callers hold dev->lock (checked), except for umdev__irq_init() ---- */
 void umdev__irq_init(struct umdev__irq *irq);
 void umdev__irq_intx_eval(struct umdev__vfio_device *dev);
 void umdev__irq_release_all(struct umdev__vfio_device *dev);
@@ -241,7 +263,7 @@ uint32_t umdev__irq_flags(unsigned int index);
 void umdev__irq_reset(struct umdev__vfio_device *dev);
 void umdev__irq_msi_eval(struct umdev__vfio_device *dev);
 
-/* ---- dma.c: called with dev->lock held ---- */
+/* ---- dma.c: callers of these two hold dev->lock (checked) ---- */
 void umdev__dma_release_all(struct umdev__vfio_device *dev);
 /* §4.4 step 1: fail every message transfer with -ENOTCONN and refuse new ones */
 void umdev__dma_abort_all(struct umdev__vfio_device *dev);
@@ -251,6 +273,38 @@ void umdev__dma_abort_all(struct umdev__vfio_device *dev);
  */
 bool umdev__dma_reply(struct umdev__vfio_device *dev, uint16_t msg_id, uint32_t err,
 		      const uint8_t *payload, size_t len);
+
+/* ---- clientfd.c: a client's fds, never blocking (see the top of clientfd.c) ---- */
+
+/* A device's closes that may wait: past it, the device reads nothing more (server.c). */
+#define VFIO_CLOSE_PENDING_MAX 32u
+
+/*
+ * One device's deferred closes (clientfd.c). Lock-free: shared by the device's server thread
+ * and the closer thread; it outlives the device if a close is still pending at R4, which
+ * never waits for one.
+ */
+struct umdev__close_budget {
+	atomic_uint pending; /* fds queued for, or being closed by, the closer thread */
+	atomic_uint refs; /* the server thread's, plus one per pending fd; the last put frees */
+};
+
+/* The budget the calling thread's deferred closes count against; NULL: none (set by the
+ * server thread for its device). */
+extern _Thread_local struct umdev__close_budget *umdev__close_budget_cur;
+struct umdev__close_budget *umdev__close_budget_new(void);
+void umdev__close_budget_put(struct umdev__close_budget *b);
+
+/* Set up the process-wide AIO context and closer thread once. Return: false without AIO. */
+bool umdev__clientfd_init(void);
+/* Close a client's fd without waiting for anyone: at once, or on the closer thread. */
+void umdev__clientfd_close(int fd);
+/* Whether @fd is a memory file (memfd, tmpfs, hugetlbfs); asks nothing of its file system. */
+bool umdev__clientfd_is_memory(int fd);
+/* Signal @fd (-1: none) as the kernel's eventfd_signal() does: saturating, never sleeping. */
+void umdev__eventfd_signal(int fd);
+/* Read and reset @fd's counter without sleeping. Return: whether it was non-zero. */
+bool umdev__eventfd_drain(int fd);
 
 /* ---- messages and sessions (session.c) ---- */
 
@@ -330,7 +384,8 @@ struct umdev__irq_change {
 };
 int umdev__irq_set(struct umdev__vfio_device *dev, struct umdev__vfio_msg *msg,
 		   struct umdev__irq_change *ret_change);
-void umdev__irq_unmask_event(struct umdev__vfio_device *dev);
+/* the unmask eventfd @fd polled readable (server thread): drain it, then unmask (§8.8) */
+void umdev__irq_unmask_event(struct umdev__vfio_device *dev, int fd);
 int umdev__dma_map(struct umdev__vfio_device *dev, struct umdev__vfio_msg *msg);
 int umdev__dma_unmap(struct umdev__vfio_device *dev, struct umdev__vfio_msg *msg,
 		     struct umdev__vfio_reply *reply);

@@ -39,6 +39,8 @@
 #define OUTQ_KEEP (256u << 10) /* an empty queue keeps at most this much memory */
 #define OUTQ_FDS 4 /* messages with fds in one queue (VERSION's twin socket) */
 #define SNDBUF_WANT (1 << 20) /* asked for; Linux doubles it: 2 MiB holds any message */
+#define ACCEPT_BACKOFF_MS 100 /* accept4() out of fds: the listener rests this long (C1) */
+#define STALL_POLL_MS 50 /* closes_stalled(): how often the budget is looked at again */
 
 enum rx_result {
 	RX_MORE = 0,
@@ -55,6 +57,7 @@ struct rx {
 	uint32_t msg_size;
 	uint8_t *payload;
 	bool discard; /* extra connection: payload bytes are dropped */
+	bool drop_fds; /* fds are closed as they arrive: extra connections, the twin socket */
 	bool ctrunc;
 	int fds[VFIO_USER_RX_FDS_MAX];
 	unsigned int nr_fds, nr_fds_total;
@@ -97,6 +100,7 @@ struct server {
 	struct busy busy[MAX_BUSY];
 	unsigned int nr_busy;
 	uint64_t req_deadline_ms; /* R4 with T_req: terminate at this time; 0: not removing */
+	uint64_t accept_retry_ms; /* accept4() ran out of fds: listener not polled until then */
 };
 
 static uint64_t now_ms(void)
@@ -112,18 +116,19 @@ static uint32_t le32(const uint8_t *p)
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static void rx_init(struct rx *rx, bool discard)
+static void rx_init(struct rx *rx, bool discard, bool drop_fds)
 {
 	memset(rx, 0, sizeof(*rx));
 	rx->discard = discard;
+	rx->drop_fds = drop_fds;
 }
 
 static void rx_clear(struct rx *rx)
 {
 	for (unsigned int i = 0; i < rx->nr_fds; i++)
-		close(rx->fds[i]);
+		umdev__clientfd_close(rx->fds[i]);
 	free(rx->payload);
-	rx_init(rx, rx->discard);
+	rx_init(rx, rx->discard, rx->drop_fds);
 }
 
 /* One non-blocking step of reading a message (§6.2). */
@@ -175,10 +180,10 @@ static enum rx_result rx_step(int fd, struct rx *rx)
 
 				memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
 				rx->nr_fds_total++;
-				if (rx->nr_fds < VFIO_USER_RX_FDS_MAX)
+				if (rx->nr_fds < VFIO_USER_RX_FDS_MAX && !rx->drop_fds)
 					rx->fds[rx->nr_fds++] = f;
 				else
-					close(f); /* counted: the message fails EINVAL */
+					umdev__clientfd_close(f); /* counted: EINVAL */
 			}
 		}
 		if (r <= 0)
@@ -428,7 +433,7 @@ static int dma_send(struct server *sv)
 	struct umdev_list *pos;
 	int ret = 0;
 
-	pthread_mutex_lock(&dev->lock);
+	umdev__mutex_lock(&dev->lock);
 	umdev_list_for_each(pos, &dev->dma_reqs) {
 		struct umdev__dma_req *req = umdev_list_entry(pos, struct umdev__dma_req, node);
 		uint8_t hdr[VFIO_USER_HDR_SIZE] = {0}, *p;
@@ -460,7 +465,7 @@ static int dma_send(struct server *sv)
 			break;
 		req->sent = true;
 	}
-	pthread_mutex_unlock(&dev->lock);
+	umdev__mutex_unlock(&dev->lock);
 	return ret;
 }
 
@@ -537,16 +542,29 @@ static bool session_message(struct server *sv)
 	umdev__vfio_reply_free(&reply);
 	if (sv->s->state == VFIO_SESSION_ACTIVE && sv->s->twin_fd >= 0 && sv->twin_fd < 0) {
 		sv->twin_fd = sv->s->twin_fd; /* negotiated by this VERSION (§7.4) */
-		rx_init(&sv->twin_rx, false);
+		rx_init(&sv->twin_rx, false, true); /* replies to DMA requests carry no fds */
 		outq_init(&sv->twin_out, sv->twin_fd);
 	}
 	return !fatal;
 }
 
-/* Read and execute while the output queue has room (C2). */
+/*
+ * Whether this device has VFIO_CLOSE_PENDING_MAX closes outstanding on the closer thread
+ * (clientfd.c): then nothing more is read from its clients, so a client whose fds cannot be
+ * closed promptly stalls only its own device and pins a bounded number of fds.
+ */
+static bool closes_stalled(void)
+{
+	struct umdev__close_budget *b = umdev__close_budget_cur;
+
+	return b && atomic_load(&b->pending) >= VFIO_CLOSE_PENDING_MAX;
+}
+
+/* Read and execute while the output queue has room (C2) and closes keep up. */
 static void session_readable(struct server *sv)
 {
-	for (int i = 0; i < BURST && sv->s && outq_bytes(&sv->out) < OUTQ_MAX; i++) {
+	for (int i = 0; i < BURST && sv->s && outq_bytes(&sv->out) < OUTQ_MAX && !closes_stalled();
+	     i++) {
 		enum rx_result r = rx_step(sv->s_fd, &sv->rx);
 
 		if (r == RX_MORE)
@@ -604,15 +622,24 @@ static bool peer_allowed(int fd)
 	return false;
 }
 
+/*
+ * Accept every pending connection. Out of fds (EMFILE, ENFILE, or the kernel's ENOBUFS/ENOMEM),
+ * the listener would stay readable and poll() would spin: it rests for ACCEPT_BACKOFF_MS
+ * instead, and the pending connection is accepted at the first retry after an fd is free.
+ */
 static void accept_all(struct server *sv)
 {
+	sv->accept_retry_ms = 0;
 	for (;;) {
 		int fd = accept4(sv->dev->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			return; /* EAGAIN, or out of fds: retried at the next wake-up */
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM)
+				sv->accept_retry_ms = now_ms() + ACCEPT_BACKOFF_MS;
+			return; /* EAGAIN: nothing more pending */
 		}
 		if (!peer_allowed(fd)) {
 			close(fd); /* without reading or writing a byte */
@@ -625,7 +652,7 @@ static void accept_all(struct server *sv)
 				continue;
 			}
 			sv->s_fd = fd;
-			rx_init(&sv->rx, false);
+			rx_init(&sv->rx, false, false);
 			outq_init(&sv->out, fd);
 			sv->dma_msg_id = 0;
 			sv->handshake_deadline_ms =
@@ -635,7 +662,7 @@ static void accept_all(struct server *sv)
 
 			b->fd = fd;
 			b->deadline_ms = now_ms() + umdev__vfio_config.handshake_timeout_ms;
-			rx_init(&b->rx, true);
+			rx_init(&b->rx, true, true);
 		} else {
 			close(fd);
 		}
@@ -685,12 +712,14 @@ void *umdev__vfio_server_thread(void *arg)
 	struct umdev__vfio_device *dev = sv.dev;
 	bool closing = false;
 
+	umdev__close_budget_cur = umdev__close_budget_new(); /* NULL: closes not counted */
 	for (;;) {
 		struct pollfd p[5 + MAX_BUSY];
 		unsigned int n = 0, i_listen = ~0u, i_sess = ~0u, i_twin = ~0u, i_unmask = ~0u;
 		unsigned int i_busy = 0;
 		uint64_t now = now_ms(), deadline = 0;
 		int timeout = -1, unmask_fd = -1;
+		bool stalled;
 
 		if (dev->removing && !closing) { /* R4 (§3.3) */
 			closing = true;
@@ -698,10 +727,10 @@ void *umdev__vfio_server_thread(void *arg)
 			dev->listen_fd = -1;
 			while (sv.nr_busy)
 				busy_drop(&sv, 0);
-			pthread_mutex_lock(&dev->lock);
+			umdev__mutex_lock(&dev->lock);
 			if (sv.s && dev->irq.req_trigger >= 0 && umdev__vfio_config.req_timeout_ms)
 				sv.req_deadline_ms = now + umdev__vfio_config.req_timeout_ms;
-			pthread_mutex_unlock(&dev->lock);
+			umdev__mutex_unlock(&dev->lock);
 		}
 		if (closing && (!sv.req_deadline_ms || now >= sv.req_deadline_ms || !sv.s)) {
 			/* step 4: no command is executing here, its reply is queued; 5: teardown */
@@ -715,33 +744,39 @@ void *umdev__vfio_server_thread(void *arg)
 		if (sv.s && outq_flush(&sv.out, sv.s_fd) < 0)
 			session_end(&sv); /* EPIPE, ECONNRESET: protocol-fatal (§6.3) */
 
+		stalled = closes_stalled(); /* if so, re-checked every STALL_POLL_MS */
+		if (stalled)
+			deadline = now + STALL_POLL_MS;
 		p[n++] = (struct pollfd){.fd = dev->wake_fd, .events = POLLIN};
-		if (dev->listen_fd >= 0) {
+		if (dev->listen_fd >= 0 && (!sv.accept_retry_ms || now >= sv.accept_retry_ms)) {
 			i_listen = n;
 			p[n++] = (struct pollfd){.fd = dev->listen_fd, .events = POLLIN};
+		} else if (dev->listen_fd >= 0 && (!deadline || sv.accept_retry_ms < deadline)) {
+			deadline = sv.accept_retry_ms; /* resting after EMFILE (accept_all) */
 		}
 		if (sv.s) {
 			short ev = 0;
 
-			if (outq_bytes(&sv.out) < OUTQ_MAX)
+			if (outq_bytes(&sv.out) < OUTQ_MAX && !stalled)
 				ev |=
 				    POLLIN; /* else back-pressure: not read until it drains (C2) */
 			if (outq_bytes(&sv.out))
 				ev |= POLLOUT;
 			i_sess = n;
 			p[n++] = (struct pollfd){.fd = sv.s_fd, .events = ev};
-			if (sv.s->state == VFIO_SESSION_HANDSHAKE)
+			if (sv.s->state == VFIO_SESSION_HANDSHAKE &&
+			    (!deadline || sv.handshake_deadline_ms < deadline))
 				deadline = sv.handshake_deadline_ms;
 			if (sv.twin_fd >= 0) {
 				i_twin = n;
 				p[n++] = (struct pollfd){
 				    .fd = sv.twin_fd,
-				    .events =
-					(short)(POLLIN | (outq_bytes(&sv.twin_out) ? POLLOUT : 0))};
+				    .events = (short)((stalled ? 0 : POLLIN) |
+						      (outq_bytes(&sv.twin_out) ? POLLOUT : 0))};
 			}
-			pthread_mutex_lock(&dev->lock);
+			umdev__mutex_lock(&dev->lock);
 			unmask_fd = dev->irq.intx_unmask; /* changed only on this thread */
-			pthread_mutex_unlock(&dev->lock);
+			umdev__mutex_unlock(&dev->lock);
 			if (unmask_fd >= 0) {
 				i_unmask = n;
 				p[n++] = (struct pollfd){.fd = unmask_fd, .events = POLLIN};
@@ -749,7 +784,8 @@ void *umdev__vfio_server_thread(void *arg)
 		}
 		i_busy = n;
 		for (unsigned int i = 0; i < sv.nr_busy; i++) {
-			p[n++] = (struct pollfd){.fd = sv.busy[i].fd, .events = POLLIN};
+			p[n++] = (struct pollfd){.fd = sv.busy[i].fd,
+						 .events = (short)(stalled ? 0 : POLLIN)};
 			if (!deadline || sv.busy[i].deadline_ms < deadline)
 				deadline = sv.busy[i].deadline_ms;
 		}
@@ -764,7 +800,7 @@ void *umdev__vfio_server_thread(void *arg)
 		if (p[0].revents)
 			drain_wake(dev->wake_fd); /* removal, or DMA requests to send */
 		if (i_unmask != ~0u && p[i_unmask].revents && sv.s)
-			umdev__irq_unmask_event(dev); /* before reading: C6, even when backed up */
+			umdev__irq_unmask_event(dev, unmask_fd); /* C6: even when backed up */
 		if (i_twin != ~0u && sv.s && (p[i_twin].revents & (POLLIN | POLLHUP | POLLERR)))
 			twin_readable(&sv);
 		if (i_sess != ~0u && sv.s) {
@@ -780,7 +816,7 @@ void *umdev__vfio_server_thread(void *arg)
 			session_end(&sv); /* §4.3: closed without a reply */
 		/* extra connections, from the last so busy_drop() keeps the indexes valid */
 		for (unsigned int i = sv.nr_busy; i-- > 0;) {
-			if (i_busy + i < n && p[i_busy + i].revents)
+			if (i_busy + i < n && p[i_busy + i].revents && !stalled)
 				busy_readable(&sv, i);
 			else if (now >= sv.busy[i].deadline_ms)
 				busy_drop(&sv, i);
@@ -795,5 +831,8 @@ void *umdev__vfio_server_thread(void *arg)
 	while (sv.nr_busy)
 		busy_drop(&sv, 0);
 	session_end(&sv);
+	/* closes still pending keep the budget; R4 never waits for them */
+	umdev__close_budget_put(umdev__close_budget_cur);
+	umdev__close_budget_cur = NULL;
 	return NULL;
 }

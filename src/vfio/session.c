@@ -116,8 +116,7 @@ void umdev__vfio_reply_free(struct umdev__vfio_reply *reply)
 void umdev__vfio_msg_close_fds(struct umdev__vfio_msg *msg)
 {
 	for (unsigned int i = 0; i < msg->nr_fds; i++) {
-		if (msg->fds[i] >= 0)
-			close(msg->fds[i]);
+		umdev__clientfd_close(msg->fds[i]);
 		msg->fds[i] = -1;
 	}
 	msg->nr_fds = 0;
@@ -164,11 +163,12 @@ static int device_reset(struct umdev__vfio_device *dev)
 {
 	int ret = 0;
 
-	pthread_mutex_lock(&dev->lock);
+	umdev__mutex_lock(&dev->lock);
 	umdev__pci_reset(&dev->pci);
 	umdev__irq_reset(dev);
-	pthread_mutex_unlock(&dev->lock);
+	umdev__mutex_unlock(&dev->lock);
 	if (dev->ops && dev->ops->reset) {
+		umdev__assert_not_held(&dev->lock); /* no vfio lock across a callback */
 		umdev__vfio_in_callback = true;
 		ret = dev->ops->reset(dev->mdev);
 		umdev__vfio_in_callback = false;
@@ -189,21 +189,22 @@ void umdev__vfio_session_free(struct umdev__vfio_session *s)
 		return;
 	dev = s->dev;
 	if (s->state == VFIO_SESSION_ACTIVE) { /* teardown (§4.4) */
-		pthread_mutex_lock(&dev->lock);
+		umdev__mutex_lock(&dev->lock);
 		umdev__dma_abort_all(dev); /* step 1: waiting transfers fail -ENOTCONN */
-		pthread_mutex_unlock(&dev->lock);
+		umdev__mutex_unlock(&dev->lock);
 		unmap_all.payload = req;
 		unmap_all.len = sizeof(req);
 		(void)umdev__dma_unmap(dev, &unmap_all, &r); /* step 2, with notifications */
 		umdev__vfio_reply_free(&r);
-		pthread_mutex_lock(&dev->lock);
+		umdev__mutex_lock(&dev->lock);
 		umdev__irq_release_all(dev); /* step 3 */
-		pthread_mutex_unlock(&dev->lock);
+		umdev__mutex_unlock(&dev->lock);
 		if (s->twin_fd >= 0) /* step 4 */
 			close(s->twin_fd);
 		s->twin_fd = -1;
 		(void)device_reset(dev); /* step 5 */
 		if (s->opened && dev->ops && dev->ops->close_device) {
+			umdev__assert_not_held(&dev->lock); /* no vfio lock across a callback */
 			umdev__vfio_in_callback = true;
 			dev->ops->close_device(dev->mdev);
 			umdev__vfio_in_callback = false;
@@ -390,6 +391,7 @@ static int handle_version(struct umdev__vfio_session *s, struct umdev__vfio_msg 
 	if (ret < 0)
 		goto err_close_twin;
 	if (dev->ops && dev->ops->open_device) {
+		umdev__assert_not_held(&dev->lock); /* no vfio lock across a callback */
 		umdev__vfio_in_callback = true;
 		ret = dev->ops->open_device(dev->mdev);
 		umdev__vfio_in_callback = false;
@@ -406,12 +408,12 @@ static int handle_version(struct umdev__vfio_session *s, struct umdev__vfio_msg 
 	s->opened = true;
 	s->caps = caps;
 	s->state = VFIO_SESSION_ACTIVE;
-	pthread_mutex_lock(&dev->lock);
+	umdev__mutex_lock(&dev->lock);
 	dev->session_open = true;
 	dev->dma_xfer_max = caps.max_data_xfer_size < VFIO_USER_MAX_DATA_XFER
 				? caps.max_data_xfer_size
 				: VFIO_USER_MAX_DATA_XFER; /* replies above 1 MiB would be E2BIG */
-	pthread_mutex_unlock(&dev->lock);
+	umdev__mutex_unlock(&dev->lock);
 	return 0;
 
 err_free_reply:
@@ -457,7 +459,7 @@ static int handle_region_info(struct umdev__vfio_session *s, struct umdev__vfio_
 	index = le32(msg->payload + 8);
 	if (index >= VFIO_USER_NUM_REGIONS)
 		return -EINVAL;
-	pthread_mutex_lock(&dev->lock);
+	umdev__mutex_lock(&dev->lock);
 	size = umdev__pci_region_size(&dev->pci, index);
 	flags = umdev__pci_region_flags(&dev->pci, index);
 	/* §8.5 fd rule: MMAP only with a driver fd and a client accepting fds */
@@ -471,12 +473,12 @@ static int handle_region_info(struct umdev__vfio_session *s, struct umdev__vfio_
 			fd = fcntl(area.fd, F_DUPFD_CLOEXEC, 0);
 			if (fd < 0) {
 				ret = -errno;
-				pthread_mutex_unlock(&dev->lock);
+				umdev__mutex_unlock(&dev->lock);
 				return ret;
 			}
 		}
 	}
-	pthread_mutex_unlock(&dev->lock);
+	umdev__mutex_unlock(&dev->lock);
 	ret = reply_alloc(reply, argsz >= full ? full : 32);
 	if (ret < 0) {
 		if (fd >= 0)
@@ -516,9 +518,9 @@ static int handle_region_io_fds(struct umdev__vfio_device *dev, struct umdev__vf
 	index = le32(msg->payload + 8);
 	if (le32(msg->payload + 4) || le32(msg->payload + 12) || index >= VFIO_USER_NUM_REGIONS)
 		return -EINVAL;
-	pthread_mutex_lock(&dev->lock);
+	umdev__mutex_lock(&dev->lock);
 	size = umdev__pci_region_size(&dev->pci, index);
-	pthread_mutex_unlock(&dev->lock);
+	umdev__mutex_unlock(&dev->lock);
 	if (!size)
 		return -EINVAL;
 	ret = reply_alloc(reply, 16);
@@ -540,9 +542,9 @@ static int handle_irq_info(struct umdev__vfio_device *dev, struct umdev__vfio_ms
 	index = le32(msg->payload + 8);
 	if (index >= VFIO_USER_NUM_IRQS)
 		return -EINVAL;
-	pthread_mutex_lock(&dev->lock);
+	umdev__mutex_lock(&dev->lock);
 	count = umdev__irq_count(dev, index);
-	pthread_mutex_unlock(&dev->lock);
+	umdev__mutex_unlock(&dev->lock);
 	ret = reply_alloc(reply, 16);
 	if (ret < 0)
 		return ret;
@@ -564,10 +566,10 @@ static int access_check(struct umdev__vfio_device *dev, uint32_t region, uint64_
 
 	if (region >= VFIO_USER_NUM_REGIONS)
 		return -EINVAL;
-	pthread_mutex_lock(&dev->lock);
+	umdev__mutex_lock(&dev->lock);
 	size = umdev__pci_region_size(&dev->pci, region);
 	flags = umdev__pci_region_flags(&dev->pci, region);
-	pthread_mutex_unlock(&dev->lock);
+	umdev__mutex_unlock(&dev->lock);
 	if (!size || !(flags & need))
 		return -EINVAL;
 	if (offset > size || count > size - offset)
@@ -583,18 +585,20 @@ static int region_write(struct umdev__vfio_device *dev, uint32_t region, uint64_
 	if (count == 0)
 		return 0;
 	if (region == VFIO_PCI_CONFIG_REGION_INDEX) {
-		pthread_mutex_lock(&dev->lock);
+		umdev__mutex_lock(&dev->lock);
 		umdev__pci_write(&dev->pci, (unsigned int)offset, data, count);
 		umdev__irq_intx_eval(dev); /* Command bit 10 may have cleared (§9.4) */
 		umdev__irq_msi_eval(dev); /* a vector may have been unmasked */
-		pthread_mutex_unlock(&dev->lock);
+		umdev__mutex_unlock(&dev->lock);
 		if (dev->ops && dev->ops->config_write) {
+			umdev__assert_not_held(&dev->lock); /* no vfio lock across a callback */
 			umdev__vfio_in_callback = true;
 			dev->ops->config_write(dev->mdev, (unsigned int)offset, count);
 			umdev__vfio_in_callback = false;
 		}
 		return 0;
 	}
+	umdev__assert_not_held(&dev->lock); /* no vfio lock across a callback */
 	umdev__vfio_in_callback = true;
 	r = dev->ops->region_write(dev->mdev, region, offset, data, count);
 	umdev__vfio_in_callback = false;
@@ -627,11 +631,12 @@ static int handle_region_read(struct umdev__vfio_session *s, struct umdev__vfio_
 	if (count == 0)
 		return 0;
 	if (region == VFIO_PCI_CONFIG_REGION_INDEX) {
-		pthread_mutex_lock(&dev->lock);
+		umdev__mutex_lock(&dev->lock);
 		umdev__pci_read(&dev->pci, (unsigned int)offset, reply->payload + 16, count);
-		pthread_mutex_unlock(&dev->lock);
+		umdev__mutex_unlock(&dev->lock);
 		return 0;
 	}
+	umdev__assert_not_held(&dev->lock); /* no vfio lock across a callback */
 	umdev__vfio_in_callback = true;
 	r = dev->ops->region_read(dev->mdev, region, offset, reply->payload + 16, count);
 	umdev__vfio_in_callback = false;
@@ -720,6 +725,7 @@ static int handle_set_irqs(struct umdev__vfio_device *dev, struct umdev__vfio_ms
 	if (ret < 0)
 		return ret;
 	if (ch.action && dev->ops && dev->ops->set_irqs) {
+		umdev__assert_not_held(&dev->lock); /* no vfio lock across a callback */
 		umdev__vfio_in_callback = true;
 		dev->ops->set_irqs(dev->mdev, ch.index, ch.start, ch.count, ch.action);
 		umdev__vfio_in_callback = false;

@@ -42,7 +42,7 @@ static struct umdev_ida vfio_ida = UMDEV_IDA_INIT;
  * lock_live, taking that device's lock; or for one insert/delete. Taken before dev->lock,
  * never while holding one; never held across I/O or a callback.
  */
-static pthread_mutex_t devices_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct umdev_mutex devices_lock = UMDEV_MUTEX_INIT(&umdev__lock_class_vfio_devices);
 static struct umdev_list devices = UMDEV_LIST_INIT(devices);
 
 /* Options in effect; written by umdev_vfio_init() only, before any device exists. */
@@ -63,6 +63,7 @@ static struct umdev__vfio_device *find_locked(struct umdev_mdev *mdev, uint64_t 
 {
 	struct umdev_list *pos;
 
+	umdev__assert_held(&devices_lock);
 	umdev_list_for_each(pos, &devices) {
 		struct umdev__vfio_device *dev =
 		    umdev_list_entry(pos, struct umdev__vfio_device, node);
@@ -77,9 +78,9 @@ struct umdev__vfio_device *umdev__vfio_device_find(struct umdev_mdev *mdev)
 {
 	struct umdev__vfio_device *dev;
 
-	pthread_mutex_lock(&devices_lock);
+	umdev__mutex_lock(&devices_lock);
 	dev = find_locked(mdev, umdev__mdev_serial(mdev));
-	pthread_mutex_unlock(&devices_lock);
+	umdev__mutex_unlock(&devices_lock);
 	return dev;
 }
 
@@ -90,19 +91,19 @@ struct umdev__vfio_device *umdev__vfio_lock_live(struct umdev_mdev *mdev)
 
 	if (!mdev)
 		return NULL;
-	pthread_mutex_lock(&devices_lock);
+	umdev__mutex_lock(&devices_lock);
 	umdev_list_for_each(pos, &devices) {
 		dev = umdev_list_entry(pos, struct umdev__vfio_device, node);
 		if (dev->mdev != mdev)
 			continue;
-		pthread_mutex_lock(&dev->lock);
+		umdev__mutex_lock(&dev->lock);
 		if (dev->state == VFIO_DEV_LIVE) {
-			pthread_mutex_unlock(&devices_lock);
+			umdev__mutex_unlock(&devices_lock);
 			return dev; /* unlocked by the caller */
 		}
-		pthread_mutex_unlock(&dev->lock);
+		umdev__mutex_unlock(&dev->lock);
 	}
-	pthread_mutex_unlock(&devices_lock);
+	umdev__mutex_unlock(&devices_lock);
 	return NULL;
 }
 
@@ -115,7 +116,7 @@ static struct umdev__vfio_device *device_new(struct umdev_mdev *mdev)
 		return NULL;
 	dev->mdev = mdev;
 	dev->serial = umdev__mdev_serial(mdev);
-	pthread_mutex_init(&dev->lock, NULL);
+	umdev__mutex_init(&dev->lock, &umdev__lock_class_vfio_device, false);
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC); /* T_dma waits (§8.12) */
 	pthread_cond_init(&dev->dma_cond, &attr);
@@ -138,7 +139,7 @@ static void device_free(struct umdev__vfio_device *dev)
 			close(dev->mmap[i].fd);
 	free(dev->dma.maps);
 	pthread_cond_destroy(&dev->dma_cond);
-	pthread_mutex_destroy(&dev->lock);
+	umdev__mutex_destroy(&dev->lock);
 	free(dev);
 }
 
@@ -156,7 +157,7 @@ static struct umdev__vfio_device *lock_declared(struct umdev_mdev *mdev, bool cr
 		return NULL;
 	}
 	serial = umdev__mdev_serial(mdev);
-	pthread_mutex_lock(&devices_lock);
+	umdev__mutex_lock(&devices_lock);
 	dev = find_locked(mdev, serial);
 	if (!dev && create) {
 		dev = device_new(mdev);
@@ -164,14 +165,14 @@ static struct umdev__vfio_device *lock_declared(struct umdev_mdev *mdev, bool cr
 			umdev_list_add_tail(&devices, &dev->node);
 	}
 	if (dev)
-		pthread_mutex_lock(&dev->lock);
-	pthread_mutex_unlock(&devices_lock);
+		umdev__mutex_lock(&dev->lock);
+	umdev__mutex_unlock(&devices_lock);
 	if (!dev) {
 		*ret = create ? -ENOMEM : -EINVAL;
 		return NULL;
 	}
 	if (dev->state != VFIO_DEV_DECLARED) {
-		pthread_mutex_unlock(&dev->lock);
+		umdev__mutex_unlock(&dev->lock);
 		*ret = -EBUSY;
 		return NULL;
 	}
@@ -192,7 +193,7 @@ int umdev_pci_init(struct umdev_mdev *mdev, uint16_t vendor_id, uint16_t device_
 	if (!dev)
 		return ret;
 	umdev__pci_defaults(&dev->pci, vendor_id, device_id, class_code, revision);
-	pthread_mutex_unlock(&dev->lock);
+	umdev__mutex_unlock(&dev->lock);
 	return 0;
 }
 
@@ -202,14 +203,14 @@ void umdev_pci_fini(struct umdev_mdev *mdev)
 
 	if (!mdev)
 		return;
-	pthread_mutex_lock(&devices_lock);
+	umdev__mutex_lock(&devices_lock);
 	/* a listed record's state is stable under devices_lock: C7 and R4 unlist it to change it */
 	dev = find_locked(mdev, umdev__mdev_serial(mdev));
 	if (dev && dev->state == VFIO_DEV_DECLARED)
 		umdev_list_del(&dev->node);
 	else
 		dev = NULL; /* none, or LIVE: R4 frees it */
-	pthread_mutex_unlock(&devices_lock);
+	umdev__mutex_unlock(&devices_lock);
 	if (dev)
 		device_free(dev);
 }
@@ -219,10 +220,10 @@ unsigned int umdev__vfio_nr_devices(void)
 	struct umdev_list *pos;
 	unsigned int n = 0;
 
-	pthread_mutex_lock(&devices_lock);
+	umdev__mutex_lock(&devices_lock);
 	umdev_list_for_each(pos, &devices)
 		n++;
-	pthread_mutex_unlock(&devices_lock);
+	umdev__mutex_unlock(&devices_lock);
 	return n;
 }
 
@@ -235,7 +236,7 @@ int umdev_pci_set_bar(struct umdev_mdev *mdev, unsigned int bar, uint64_t size, 
 	if (!dev)
 		return ret;
 	ret = umdev__pci_set_bar(&dev->pci, bar, size, flags);
-	pthread_mutex_unlock(&dev->lock);
+	umdev__mutex_unlock(&dev->lock);
 	return ret;
 }
 
@@ -260,7 +261,7 @@ int umdev_pci_region_mmap(struct umdev_mdev *mdev, unsigned int index, int fd, u
 	ret = -EINVAL;
 	if (fd >= 0 && (!dev->pci.initialised || (dev->pci.bar[index].flags & UMDEV_PCI_BAR_IO) ||
 			offset + size > dev->pci.bar[index].size)) {
-		pthread_mutex_unlock(&dev->lock);
+		umdev__mutex_unlock(&dev->lock);
 		goto out;
 	}
 	if (dev->mmap[index].fd >= 0)
@@ -270,7 +271,7 @@ int umdev_pci_region_mmap(struct umdev_mdev *mdev, unsigned int index, int fd, u
 		dev->mmap[index].size = 0;
 	nfd = -1;
 	ret = 0;
-	pthread_mutex_unlock(&dev->lock);
+	umdev__mutex_unlock(&dev->lock);
 out:
 	if (nfd >= 0)
 		close(nfd);
@@ -291,7 +292,7 @@ int umdev_pci_set_intx(struct umdev_mdev *mdev, bool enable)
 	} else {
 		ret = -EINVAL;
 	}
-	pthread_mutex_unlock(&dev->lock);
+	umdev__mutex_unlock(&dev->lock);
 	return ret;
 }
 
@@ -305,7 +306,7 @@ int umdev_pci_add_msi(struct umdev_mdev *mdev, unsigned int offset, unsigned int
 	if (!dev)
 		return ret;
 	ret = umdev__pci_add_msi(&dev->pci, offset, nr_vectors, flags);
-	pthread_mutex_unlock(&dev->lock);
+	umdev__mutex_unlock(&dev->lock);
 	return ret;
 }
 
@@ -319,7 +320,7 @@ int umdev_pci_config_define(struct umdev_mdev *mdev, unsigned int offset, unsign
 	if (!dev)
 		return ret;
 	ret = umdev__pci_define(&dev->pci, offset, size, value, wmask);
-	pthread_mutex_unlock(&dev->lock);
+	umdev__mutex_unlock(&dev->lock);
 	return ret;
 }
 
@@ -330,13 +331,13 @@ static struct umdev__vfio_device *lock_model(struct umdev_mdev *mdev)
 
 	if (!mdev)
 		return NULL;
-	pthread_mutex_lock(&devices_lock);
+	umdev__mutex_lock(&devices_lock);
 	dev = find_locked(mdev, umdev__mdev_serial(mdev));
 	if (dev)
-		pthread_mutex_lock(&dev->lock);
-	pthread_mutex_unlock(&devices_lock);
+		umdev__mutex_lock(&dev->lock);
+	umdev__mutex_unlock(&devices_lock);
 	if (dev && (dev->state == VFIO_DEV_DETACHED || !dev->pci.initialised)) {
-		pthread_mutex_unlock(&dev->lock);
+		umdev__mutex_unlock(&dev->lock);
 		dev = NULL;
 	}
 	return dev;
@@ -360,7 +361,7 @@ int umdev_pci_config_get(struct umdev_mdev *mdev, unsigned int offset, unsigned 
 	if (!dev)
 		return -ENOTCONN;
 	umdev__pci_read(&dev->pci, offset, b, size);
-	pthread_mutex_unlock(&dev->lock);
+	umdev__mutex_unlock(&dev->lock);
 	*ret_value =
 	    (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
 	return 0;
@@ -381,7 +382,7 @@ int umdev_pci_config_set(struct umdev_mdev *mdev, unsigned int offset, unsigned 
 	umdev__pci_store(&dev->pci, offset, b, size);
 	if (dev->state == VFIO_DEV_LIVE)
 		umdev__irq_intx_eval(dev); /* Command bit 10 may have changed (§9.4) */
-	pthread_mutex_unlock(&dev->lock);
+	umdev__mutex_unlock(&dev->lock);
 	return 0;
 }
 
@@ -469,14 +470,14 @@ static int vfio_register(void *opaque, struct umdev_mdev *mdev, unsigned int *re
 	int n, ret;
 
 	(void)opaque;
-	pthread_mutex_lock(&devices_lock);
+	umdev__mutex_lock(&devices_lock);
 	dev = find_locked(mdev, umdev__mdev_serial(mdev));
 	if (!dev) {
 		dev = device_new(mdev); /* a driver without a device model */
 	} else {
 		umdev_list_del(&dev->node); /* re-inserted when LIVE */
 	}
-	pthread_mutex_unlock(&devices_lock);
+	umdev__mutex_unlock(&devices_lock);
 	if (!dev)
 		return -ENOMEM;
 	dev->ops = umdev__mdev_vfio_ops(mdev);
@@ -498,9 +499,9 @@ static int vfio_register(void *opaque, struct umdev_mdev *mdev, unsigned int *re
 			goto err_close_socket;
 	}
 	dev->state = VFIO_DEV_LIVE;
-	pthread_mutex_lock(&devices_lock);
+	umdev__mutex_lock(&devices_lock);
 	umdev_list_add_tail(&devices, &dev->node);
-	pthread_mutex_unlock(&devices_lock);
+	umdev__mutex_unlock(&devices_lock);
 	*ret_index = dev->index;
 	return 0;
 
@@ -520,34 +521,38 @@ static void vfio_detach(void *opaque, struct umdev_mdev *mdev)
 	uint64_t one = 1;
 
 	(void)opaque;
-	pthread_mutex_lock(&devices_lock);
+	umdev__mutex_lock(&devices_lock);
 	dev = find_locked(mdev, umdev__mdev_serial(mdev));
-	pthread_mutex_unlock(&devices_lock);
+	umdev__mutex_unlock(&devices_lock);
 	if (!dev)
 		return; /* C7 never ran for it */
 	if (dev->thread_started) {
 		/* step 1: no new connection; the thread closes the listener when it wakes */
 		(void)unlink(dev->path);
 		dev->removing = true;
-		pthread_mutex_lock(&dev->lock);
-		if (dev->irq.req_trigger >= 0) /* step 2: REQ, once */
-			(void)!write(dev->irq.req_trigger, &one, sizeof(one));
-		pthread_mutex_unlock(&dev->lock);
+		umdev__mutex_lock(&dev->lock);
+		/* step 2: REQ, once; never sleeps, even on a full blocking eventfd (clientfd.c) */
+		umdev__eventfd_signal(dev->irq.req_trigger);
+		umdev__mutex_unlock(&dev->lock);
 		(void)!write(dev->wake_fd, &one, sizeof(one));
-		pthread_join(dev->thread, NULL); /* steps 3-5 run in the thread */
+		/*
+		 * steps 3-5 run in the thread, which waits for a client only up to T_req
+		 * (server.c); the session ends here, before the core's wait_refs() and RELEASE
+		 */
+		pthread_join(dev->thread, NULL);
 		close(dev->wake_fd);
 	}
-	pthread_mutex_lock(&devices_lock);
+	umdev__mutex_lock(&devices_lock);
 	umdev_list_del(&dev->node);
-	pthread_mutex_unlock(&devices_lock);
-	pthread_mutex_lock(&dev->lock);
+	umdev__mutex_unlock(&devices_lock);
+	umdev__mutex_lock(&dev->lock);
 	umdev__dma_abort_all(dev); /* no session any more; nothing new can be queued */
 	while (dev->dma_waiters) /* driver threads leaving a message transfer (§10.1) */
-		pthread_cond_wait(&dev->dma_cond, &dev->lock);
+		umdev__cond_wait(&dev->dma_cond, &dev->lock);
 	dev->state = VFIO_DEV_DETACHED; /* no driver call holds the lock or waits any more */
 	umdev__irq_release_all(dev);
 	umdev__dma_release_all(dev);
-	pthread_mutex_unlock(&dev->lock);
+	umdev__mutex_unlock(&dev->lock);
 	umdev_ida_free(&vfio_ida, dev->index); /* step 6, last: N free for reuse (M-46) */
 	device_free(dev);
 }
@@ -656,6 +661,11 @@ int umdev_vfio_init(const struct umdev_vfio_options *opt)
 				return ret;
 		}
 	}
+	if (!umdev__clientfd_init())
+		umdev_log(UMDEV_LOG_DEBUG,
+			  "vfio: no Linux AIO, eventfd signals use poll() first: a "
+			  "client racing its own eventfd can stall its device's "
+			  "server thread");
 	umdev__vfio_config = c;
 	umdev__core_set_vfio_hooks(&vfio_hooks, NULL);
 	return 0;
@@ -667,7 +677,7 @@ void umdev_vfio_fini(void)
 
 	umdev__core_set_vfio_hooks(NULL, NULL);
 	/* declarations of failed probes whose driver did not call umdev_pci_fini() */
-	pthread_mutex_lock(&devices_lock);
+	umdev__mutex_lock(&devices_lock);
 	umdev_list_for_each_safe(pos, tmp, &devices) {
 		struct umdev__vfio_device *dev =
 		    umdev_list_entry(pos, struct umdev__vfio_device, node);
@@ -677,7 +687,7 @@ void umdev_vfio_fini(void)
 			device_free(dev);
 		}
 	}
-	pthread_mutex_unlock(&devices_lock);
+	umdev__mutex_unlock(&devices_lock);
 	umdev_ida_destroy(&vfio_ida);
 	socket_dir[0] = 0;
 }
