@@ -60,7 +60,7 @@ static int node_get_path(struct umdev_sysfs *fs, const char *path, mode_t type, 
 	struct sysfs_node *n;
 	int r = 0;
 
-	pthread_rwlock_rdlock(&fs->tree_lock);
+	umdev__rwlock_rdlock(&fs->tree_lock);
 	n = umdev__sysfs_lookup(fs, path);
 	if (!n)
 		r = -ENOENT;
@@ -68,52 +68,96 @@ static int node_get_path(struct umdev_sysfs *fs, const char *path, mode_t type, 
 		r = err;
 	else
 		umdev__sysfs_node_get(n); /* put in release()/releasedir() */
-	pthread_rwlock_unlock(&fs->tree_lock);
+	umdev__rwlock_unlock(&fs->tree_lock);
 	if (r == 0)
 		*ret = n;
 	return r;
 }
 
-static struct sysfs_handle *handle_new(struct umdev_sysfs *fs, struct sysfs_node *n)
+/*
+ * A handle for @n, taking the caller's reference on it. Return: 0; -ENOMEM; -ENODEV the
+ * filesystem is being unmounted (umdev__sysfs_handles_close()).
+ */
+static int handle_new(struct umdev_sysfs *fs, struct sysfs_node *n, struct sysfs_handle **ret)
 {
 	struct sysfs_handle *h = calloc(1, sizeof(*h));
+	bool closing;
 
 	if (!h)
-		return NULL;
-	h->node = n; /* takes the caller's reference */
-	pthread_mutex_init(&h->lock, NULL);
-	pthread_mutex_lock(&fs->handles_lock);
-	umdev_list_add_tail(&fs->handles, &h->link);
-	pthread_mutex_unlock(&fs->handles_lock);
-	return h;
+		return -ENOMEM;
+	h->node = n;
+	umdev__mutex_init(&h->lock, &umdev__lock_class_sysfs_handle, false);
+	umdev__mutex_lock(&fs->handles_lock);
+	closing = fs->closing;
+	if (!closing)
+		umdev_list_add_tail(&fs->handles, &h->link);
+	umdev__mutex_unlock(&fs->handles_lock);
+	if (closing) {
+		umdev__mutex_destroy(&h->lock);
+		free(h);
+		return -ENODEV;
+	}
+	*ret = h;
+	return 0;
 }
 
 static void handle_destroy(struct sysfs_handle *h)
 {
 	umdev__sysfs_node_put(h->node); /* pairs with the get in node_get_path() */
-	pthread_mutex_destroy(&h->lock);
+	umdev__mutex_destroy(&h->lock);
 	free(h->snap);
 	free(h);
 }
 
 static void handle_free(struct umdev_sysfs *fs, struct sysfs_handle *h)
 {
-	pthread_mutex_lock(&fs->handles_lock);
+	umdev__mutex_lock(&fs->handles_lock);
 	umdev_list_del(&h->link);
-	pthread_mutex_unlock(&fs->handles_lock);
-	handle_destroy(h);
+	if (fs->closing && umdev_list_empty(&fs->handles))
+		pthread_cond_broadcast(&fs->handles_empty);
+	umdev__mutex_unlock(&fs->handles_lock);
+	handle_destroy(h); /* outside the leaf: the node put may drop a core reference */
+}
+
+void umdev__sysfs_handles_close(struct umdev_sysfs *fs)
+{
+	umdev__mutex_lock(&fs->handles_lock);
+	fs->closing = true;
+	umdev__mutex_unlock(&fs->handles_lock);
+}
+
+unsigned int umdev__sysfs_handles_wait(struct umdev_sysfs *fs, const struct timespec *deadline)
+{
+	unsigned int n = 0;
+	struct umdev_list *pos;
+
+	umdev__mutex_lock(&fs->handles_lock);
+	while (!umdev_list_empty(&fs->handles) &&
+	       umdev__cond_timedwait(&fs->handles_empty, &fs->handles_lock, deadline) == 0)
+		;
+	umdev_list_for_each(pos, &fs->handles)
+		n++;
+	umdev__mutex_unlock(&fs->handles_lock);
+	return n;
 }
 
 void umdev__sysfs_handles_fini(struct umdev_sysfs *fs)
 {
 	struct umdev_list *pos, *tmp;
+	struct umdev_list gone;
 
-	pthread_mutex_lock(&fs->handles_lock);
+	/* take the list over under the leaf; destroy outside it (node puts) */
+	umdev_list_init(&gone);
+	umdev__mutex_lock(&fs->handles_lock);
 	umdev_list_for_each_safe(pos, tmp, &fs->handles) {
+		umdev_list_del(pos);
+		umdev_list_add_tail(&gone, pos);
+	}
+	umdev__mutex_unlock(&fs->handles_lock);
+	umdev_list_for_each_safe(pos, tmp, &gone) {
 		umdev_list_del(pos);
 		handle_destroy(umdev_list_entry(pos, struct sysfs_handle, link));
 	}
-	pthread_mutex_unlock(&fs->handles_lock);
 }
 
 /* ---- attributes and names ---- */
@@ -128,13 +172,13 @@ static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *
 		fill_stat(fs, handle_of(fi)->node, st); /* fstat works on a stale handle */
 		return 0;
 	}
-	pthread_rwlock_rdlock(&fs->tree_lock);
+	umdev__rwlock_rdlock(&fs->tree_lock);
 	n = umdev__sysfs_lookup(fs, path);
 	if (n)
 		fill_stat(fs, n, st);
 	else
 		ret = -ENOENT;
-	pthread_rwlock_unlock(&fs->tree_lock);
+	umdev__rwlock_unlock(&fs->tree_lock);
 	return ret;
 }
 
@@ -146,7 +190,7 @@ static int op_readlink(const char *path, char *buf, size_t size)
 
 	if (size == 0)
 		return -EINVAL;
-	pthread_rwlock_rdlock(&fs->tree_lock);
+	umdev__rwlock_rdlock(&fs->tree_lock);
 	n = umdev__sysfs_lookup(fs, path);
 	if (!n) {
 		ret = -ENOENT;
@@ -158,7 +202,7 @@ static int op_readlink(const char *path, char *buf, size_t size)
 		memcpy(buf, n->text, len);
 		buf[len] = '\0';
 	}
-	pthread_rwlock_unlock(&fs->tree_lock);
+	umdev__rwlock_unlock(&fs->tree_lock);
 	return ret;
 }
 
@@ -251,13 +295,13 @@ static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 	(void)size;
 	if (fi)
 		return 0;
-	pthread_rwlock_rdlock(&fs->tree_lock);
+	umdev__rwlock_rdlock(&fs->tree_lock);
 	n = umdev__sysfs_lookup(fs, path);
 	if (!n)
 		ret = -ENOENT;
 	else if (S_ISDIR(n->mode))
 		ret = -EISDIR;
-	pthread_rwlock_unlock(&fs->tree_lock);
+	umdev__rwlock_unlock(&fs->tree_lock);
 	return ret;
 }
 
@@ -302,10 +346,10 @@ static int op_open(const char *path, struct fuse_file_info *fi)
 		umdev__sysfs_node_put(n);
 		return -EACCES;
 	}
-	h = handle_new(fs, n);
-	if (!h) {
+	ret = handle_new(fs, n, &h);
+	if (ret < 0) {
 		umdev__sysfs_node_put(n);
-		return -ENOMEM;
+		return ret;
 	}
 	fi->fh = (uintptr_t)h;
 	fi->direct_io = 1; /* st_size is not the length; every read asks us (M-68) */
@@ -332,19 +376,20 @@ static int op_read(const char *path, char *buf, size_t size, off_t off, struct f
 		return -ENODEV; /* stale handle (M-39) */
 	if (!n->readable || off < 0)
 		return -EINVAL;
-	pthread_mutex_lock(&h->lock);
+	umdev__mutex_lock(&h->lock);
 	if (off != 0 && h->snap_valid)
 		goto copy;
-	pthread_mutex_unlock(&h->lock);
+	umdev__mutex_unlock(&h->lock);
 
 	fresh = malloc(SYSFS_FILE_SIZE);
 	if (!fresh)
 		return -ENOMEM;
+	sysfs_assert_no_lock_held(); /* not even h->lock: see struct sysfs_handle */
 	ret = n->ops->show(n, fresh, SYSFS_FILE_SIZE);
-	pthread_mutex_lock(&h->lock);
+	umdev__mutex_lock(&h->lock);
 	if (ret < 0) {
 		h->snap_valid = false;
-		pthread_mutex_unlock(&h->lock);
+		umdev__mutex_unlock(&h->lock);
 		free(fresh);
 		return (int)ret;
 	}
@@ -357,7 +402,7 @@ copy:
 	ret = (ssize_t)(size < avail ? size : avail);
 	if (ret > 0)
 		memcpy(buf, h->snap + off, (size_t)ret);
-	pthread_mutex_unlock(&h->lock);
+	umdev__mutex_unlock(&h->lock);
 	return (int)ret;
 }
 
@@ -376,6 +421,7 @@ static int op_write(const char *path, const char *buf, size_t size, off_t off,
 		return -EINVAL;
 	if (!published(n) && !n->ops->store_when_stale)
 		return -ENODEV; /* stale handle (M-39, M-62) */
+	sysfs_assert_no_lock_held();
 	return (int)n->ops->store(n, buf, len); /* the errno flows to the writer unchanged */
 }
 
@@ -398,10 +444,10 @@ static int op_opendir(const char *path, struct fuse_file_info *fi)
 	ret = node_get_path(fs, path, S_IFDIR, -ENOTDIR, &n);
 	if (ret < 0)
 		return ret;
-	h = handle_new(fs, n);
-	if (!h) {
+	ret = handle_new(fs, n, &h);
+	if (ret < 0) {
 		umdev__sysfs_node_put(n);
-		return -ENOMEM;
+		return ret;
 	}
 	fi->fh = (uintptr_t)h;
 	return 0;
@@ -427,7 +473,7 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t o
 	st.st_mode = S_IFDIR;
 	if (fill(buf, ".", &st, 0, 0) || fill(buf, "..", &st, 0, 0))
 		return -ENOMEM;
-	pthread_rwlock_rdlock(&fs->tree_lock);
+	umdev__rwlock_rdlock(&fs->tree_lock);
 	if (published(dir)) {
 		umdev_list_for_each(pos, &dir->children) {
 			struct sysfs_node *c = umdev_list_entry(pos, struct sysfs_node, sibling);
@@ -437,7 +483,7 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t o
 				break;
 		}
 	}
-	pthread_rwlock_unlock(&fs->tree_lock);
+	umdev__rwlock_unlock(&fs->tree_lock);
 	return 0;
 }
 

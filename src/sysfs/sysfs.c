@@ -29,6 +29,13 @@
 #define DEFAULT_MAX_THREADS 256 /* mdev.md §8.1 */
 #define FUSE_SUPER_MAGIC_VALUE 0x65735546 /* statfs f_type of a FUSE mount */
 #define MOUNT_TIMEOUT_S 10 /* the INIT handshake must come this fast */
+/*
+ * How long an unmount waits for the kernel's releases of closed files (release_drain()):
+ * at most RELEASE_WAIT_MS in all, and no longer than RELEASE_QUIET_MS once releases stop
+ * coming, since a file still open then is one a process keeps open.
+ */
+#define RELEASE_WAIT_MS 2000
+#define RELEASE_QUIET_MS 100
 
 /* ---- transport: FOPEN_PARALLEL_DIRECT_WRITES in open replies ---- */
 
@@ -94,9 +101,43 @@ static void fuse_log_bridge(enum fuse_log_level level, const char *fmt, va_list 
 
 /* ---- lifecycle ---- */
 
+/* A condition variable whose timed waits take CLOCK_MONOTONIC deadlines. */
+static void cond_init_monotonic(pthread_cond_t *cond)
+{
+	pthread_condattr_t attr;
+
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(cond, &attr);
+	pthread_condattr_destroy(&attr);
+}
+
+/* now + @ms on CLOCK_MONOTONIC */
+static struct timespec deadline_in(unsigned int ms)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	t.tv_sec += ms / 1000;
+	t.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (t.tv_nsec >= 1000000000) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000;
+	}
+	return t;
+}
+
+static void locks_fini(struct umdev_sysfs *fs)
+{
+	pthread_cond_destroy(&fs->loop_cond);
+	umdev__mutex_destroy(&fs->loop_lock);
+	pthread_cond_destroy(&fs->handles_empty);
+	umdev__mutex_destroy(&fs->handles_lock);
+	umdev__rwlock_destroy(&fs->tree_lock);
+}
+
 int umdev_sysfs_create(const struct umdev_sysfs_options *opt, struct umdev_sysfs **ret)
 {
-	pthread_rwlockattr_t attr;
 	struct umdev_sysfs *fs;
 	int err;
 
@@ -106,7 +147,8 @@ int umdev_sysfs_create(const struct umdev_sysfs_options *opt, struct umdev_sysfs
 	if (!fs)
 		return -ENOMEM;
 	fs->mountpoint = strdup(opt->mountpoint);
-	if (!fs->mountpoint) {
+	if (!fs->mountpoint || asprintf(&fs->stop_path, "%s/.umdev-stop", opt->mountpoint) < 0) {
+		free(fs->mountpoint);
 		free(fs);
 		return -ENOMEM;
 	}
@@ -116,18 +158,16 @@ int umdev_sysfs_create(const struct umdev_sysfs_options *opt, struct umdev_sysfs
 	clock_gettime(CLOCK_REALTIME, &fs->birth);
 	umdev_list_init(&fs->parents);
 	umdev_list_init(&fs->handles);
-	pthread_mutex_init(&fs->handles_lock, NULL);
-	pthread_rwlockattr_init(&attr);
-	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-	pthread_rwlock_init(&fs->tree_lock, &attr);
-	pthread_rwlockattr_destroy(&attr);
-	pthread_mutex_init(&fs->loop_lock, NULL);
-	pthread_cond_init(&fs->loop_cond, NULL);
+	/* a stream of FUSE readers must not starve publish/unpublish */
+	umdev__rwlock_init(&fs->tree_lock, &umdev__lock_class_tree, true);
+	umdev__mutex_init(&fs->handles_lock, &umdev__lock_class_sysfs_handles, false);
+	cond_init_monotonic(&fs->handles_empty);
+	umdev__mutex_init(&fs->loop_lock, &umdev__lock_class_sysfs_loop, false);
+	cond_init_monotonic(&fs->loop_cond);
 	err = umdev__sysfs_tree_init(fs);
 	if (err < 0) {
-		pthread_cond_destroy(&fs->loop_cond);
-		pthread_mutex_destroy(&fs->loop_lock);
-		pthread_rwlock_destroy(&fs->tree_lock);
+		locks_fini(fs);
+		free(fs->stop_path);
 		free(fs->mountpoint);
 		free(fs);
 		return err;
@@ -149,10 +189,8 @@ void umdev_sysfs_destroy(struct umdev_sysfs *fs)
 		umdev_log(UMDEV_LOG_ERR, "sysfs destroyed with parents still published, ignoring");
 	umdev__sysfs_handles_fini(fs); /* the loop has ended: no release will come for these */
 	umdev__sysfs_tree_fini(fs);
-	pthread_mutex_destroy(&fs->handles_lock);
-	pthread_cond_destroy(&fs->loop_cond);
-	pthread_mutex_destroy(&fs->loop_lock);
-	pthread_rwlock_destroy(&fs->tree_lock);
+	locks_fini(fs);
+	free(fs->stop_path);
 	free(fs->mountpoint);
 	free(fs);
 }
@@ -161,10 +199,20 @@ void umdev_sysfs_destroy(struct umdev_sysfs *fs)
 
 static void loop_set_state(struct umdev_sysfs *fs, int state)
 {
-	pthread_mutex_lock(&fs->loop_lock);
+	umdev__mutex_lock(&fs->loop_lock);
 	fs->loop_state = state;
 	pthread_cond_broadcast(&fs->loop_cond);
-	pthread_mutex_unlock(&fs->loop_lock);
+	umdev__mutex_unlock(&fs->loop_lock);
+}
+
+static int loop_get_state(struct umdev_sysfs *fs)
+{
+	int state;
+
+	umdev__mutex_lock(&fs->loop_lock);
+	state = fs->loop_state;
+	umdev__mutex_unlock(&fs->loop_lock);
+	return state;
 }
 
 void umdev__sysfs_loop_live(struct umdev_sysfs *fs)
@@ -214,18 +262,16 @@ static int check_mountpoint(const char *path)
 /* Wait for the INIT handshake; then the mount root must be ours. */
 static int wait_live(struct umdev_sysfs *fs)
 {
-	struct timespec deadline;
+	struct timespec deadline = deadline_in(MOUNT_TIMEOUT_S * 1000);
 	struct statfs sfs;
 	int state;
 
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += MOUNT_TIMEOUT_S;
-	pthread_mutex_lock(&fs->loop_lock);
+	umdev__mutex_lock(&fs->loop_lock);
 	while (fs->loop_state == LOOP_STARTING &&
-	       pthread_cond_timedwait(&fs->loop_cond, &fs->loop_lock, &deadline) == 0)
+	       umdev__cond_timedwait(&fs->loop_cond, &fs->loop_lock, &deadline) == 0)
 		;
 	state = fs->loop_state;
-	pthread_mutex_unlock(&fs->loop_lock);
+	umdev__mutex_unlock(&fs->loop_lock);
 	if (state != LOOP_LIVE)
 		return -EIO;
 	if (statfs(fs->mountpoint, &sfs) < 0 || sfs.f_type != FUSE_SUPER_MAGIC_VALUE)
@@ -263,6 +309,9 @@ int umdev_sysfs_mount(struct umdev_sysfs *fs)
 	if (ret < 0)
 		goto err_unmount;
 	fs->loop_state = LOOP_STARTING;
+	umdev__mutex_lock(&fs->handles_lock);
+	fs->closing = false; /* opens work again after an earlier unmount */
+	umdev__mutex_unlock(&fs->handles_lock);
 	ret = -pthread_create(&fs->loop_thread, NULL, loop_main, fs);
 	if (ret < 0)
 		goto err_unmount;
@@ -282,51 +331,104 @@ err_destroy:
 	return ret;
 }
 
+static bool earlier(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* The time @t (CLOCK_MONOTONIC) has come. */
+static bool past(const struct timespec *t)
+{
+	struct timespec now = deadline_in(0);
+
+	return !earlier(&now, t);
+}
+
+/*
+ * Let the kernel deliver the releases it owes us, before the loop stops. close(2) does not
+ * wait for its RELEASE: the kernel queues it and sends it in the background. libfuse keeps
+ * state for each open directory (struct fuse_dh, with the listing) that only serving the
+ * RELEASEDIR frees, and fuse_destroy() does not: a release still queued when the loop stops
+ * is either read after the exit flag, and dropped, or aborted with the connection, and that
+ * memory is lost (a LeakSanitizer report at exit, issue 8).
+ *
+ * Opens fail from here on, so the handles only go. Each round makes one request of our own
+ * (a lookup of stop_path, answered ENOENT): the kernel hands out requests in the order they
+ * were queued, so once it is answered the releases queued before it have been read by
+ * workers, which finish them (exit is not set). Then wait for the list to empty, at most
+ * RELEASE_QUIET_MS; go round again while releases keep coming, up to RELEASE_WAIT_MS. A
+ * handle still open at the end belongs to a process that keeps its file open.
+ * Return: the number of handles still open.
+ */
+static unsigned int release_drain(struct umdev_sysfs *fs)
+{
+	struct timespec limit = deadline_in(RELEASE_WAIT_MS), now = deadline_in(0), quiet;
+	unsigned int left, before;
+	struct stat st;
+
+	umdev__sysfs_handles_close(fs);
+	left = umdev__sysfs_handles_wait(fs, &now);
+	if (loop_get_state(fs) != LOOP_LIVE)
+		return left; /* a loop that ended (mount failed, aborted) delivers nothing */
+	while (left > 0 && !past(&limit)) {
+		before = left;
+		(void)stat(fs->stop_path, &st); /* the round trip: ENOENT */
+		quiet = deadline_in(RELEASE_QUIET_MS);
+		if (past(&limit) || earlier(&limit, &quiet))
+			quiet = limit;
+		left = umdev__sysfs_handles_wait(fs, &quiet);
+		if (left >= before)
+			break; /* none came in a quiet period: files that processes keep open */
+	}
+	return left;
+}
+
 /*
  * A request that wakes one worker after fuse_exit(): libfuse drops (never answers) a request
- * read after the exit flag was set, so the lookup blocks until closing /dev/fuse aborts the
- * connection; hence a detached thread of its own, which frees @arg.
+ * read after the exit flag was set, so the lookup blocks until fuse_unmount() closes
+ * /dev/fuse, which aborts the connection. Hence a thread of its own, joined after that.
  */
 static void *poke_main(void *arg)
 {
+	struct umdev_sysfs *fs = arg;
 	struct stat st;
 
-	(void)stat(arg, &st);
-	free(arg);
+	(void)stat(fs->stop_path, &st);
 	return NULL;
 }
 
 /*
- * Stop the loop: set the exit flag, then make one request (a lookup of a name that does not
- * exist) so that a worker wakes, sees the flag and ends the loop, which cancels the other
- * workers. Only then unmount (lazily: files may still be open) and close /dev/fuse, which
- * aborts whatever is left, the poke included.
+ * Stop the loop, in this order:
+ *  1. Let the kernel deliver the releases it owes us (release_drain()).
+ *  2. Set the exit flag, then make one request (a lookup of stop_path) so that a worker
+ *     wakes, sees the flag and ends the loop, which cancels the other workers and joins
+ *     every one of them before fuse_loop_mt() returns: a request being served is finished.
+ *  3. Unmount (lazily: files may still be open): this closes /dev/fuse first, which aborts
+ *     what is left, the lookup included. Then free the session.
  */
 void umdev_sysfs_unmount(struct umdev_sysfs *fs)
 {
-	pthread_attr_t attr;
+	unsigned int still_open;
+	bool poking = false;
 	pthread_t poke;
-	char *path;
-	int state;
 
 	if (!fs || !fs->mounted)
 		return;
+	still_open = release_drain(fs);
+	if (still_open)
+		umdev_log(UMDEV_LOG_DEBUG, "sysfs: unmounting with %u file%s still open",
+			  still_open, still_open == 1 ? "" : "s");
 	fuse_exit(fs->fuse);
-	pthread_mutex_lock(&fs->loop_lock);
-	state = fs->loop_state;
-	pthread_mutex_unlock(&fs->loop_lock);
-	if (state != LOOP_DEAD && asprintf(&path, "%s/.umdev-stop", fs->mountpoint) >= 0) {
-		pthread_attr_init(&attr);
-		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		if (pthread_create(&poke, &attr, poke_main, path) != 0) {
+	if (loop_get_state(fs) != LOOP_DEAD) {
+		poking = pthread_create(&poke, NULL, poke_main, fs) == 0;
+		if (!poking)
 			umdev_log(UMDEV_LOG_ERR,
 				  "sysfs: cannot stop the FUSE loop, waiting for it");
-			free(path);
-		}
-		pthread_attr_destroy(&attr);
 	}
 	pthread_join(fs->loop_thread, NULL);
 	fuse_unmount(fs->fuse);
+	if (poking)
+		pthread_join(poke, NULL);
 	fuse_destroy(fs->fuse);
 	fs->fuse = NULL;
 	fs->mounted = false;

@@ -43,6 +43,11 @@ int umdev_sysfs_mount(struct umdev_sysfs *fs);
 /**
  * umdev_sysfs_unmount() - unmount (lazily if busy) and stop the loop; waits for the worker
  * threads. Idempotent.
+ *
+ * From its start, opens of files and directories in the tree fail with ENODEV. Before the loop
+ * stops, it lets the kernel deliver the releases of files already closed (close(2) does not
+ * wait for them), so libfuse frees what it keeps per open directory: it waits while releases
+ * come, up to 2 s, and 100 ms more once they stop coming (files a process keeps open).
  */
 void umdev_sysfs_unmount(struct umdev_sysfs *fs);
 

@@ -127,6 +127,8 @@ struct sysfs_node *umdev__sysfs_lookup(struct umdev_sysfs *fs, const char *path)
 {
 	struct sysfs_node *n = fs->root;
 
+	umdev__assert_held(&fs->tree_lock);
+
 	while (n) {
 		size_t len;
 
@@ -143,32 +145,43 @@ struct sysfs_node *umdev__sysfs_lookup(struct umdev_sysfs *fs, const char *path)
 	return NULL;
 }
 
-/* Mark @n and everything below it (un)published. Caller holds tree_lock (write). */
-static void mark_published(struct sysfs_node *n, bool published)
+static void mark_subtree(struct sysfs_node *n, bool published)
 {
 	struct umdev_list *pos;
 
 	atomic_store_explicit(&n->published, published, memory_order_release);
 	umdev_list_for_each(pos, &n->children) {
-		mark_published(umdev_list_entry(pos, struct sysfs_node, sibling), published);
+		mark_subtree(umdev_list_entry(pos, struct sysfs_node, sibling), published);
 	}
 }
 
-/* Attach the built subtree @n to the published directory @dir. Caller holds tree_lock. */
-static void attach(struct sysfs_node *dir, struct sysfs_node *n)
+/* Mark @n and everything below it (un)published. Caller holds tree_lock (write). */
+static void mark_published(struct umdev_sysfs *fs, struct sysfs_node *n, bool published)
 {
+	umdev__assert_write_held(&fs->tree_lock);
+	mark_subtree(n, published);
+}
+
+/*
+ * Attach the built subtree @n to the published directory @dir. Caller holds tree_lock
+ * (write).
+ */
+static void attach(struct umdev_sysfs *fs, struct sysfs_node *dir, struct sysfs_node *n)
+{
+	umdev__assert_write_held(&fs->tree_lock);
 	dir_add(dir, n);
-	mark_published(n, true);
+	mark_published(fs, n, true);
 }
 
 /*
  * Detach the published subtree @n from its directory. Caller holds tree_lock (write) and puts
  * the tree's reference on @n after dropping it.
  */
-static void detach(struct sysfs_node *n)
+static void detach(struct umdev_sysfs *fs, struct sysfs_node *n)
 {
+	umdev__assert_write_held(&fs->tree_lock);
 	umdev_list_del(&n->sibling);
-	mark_published(n, false);
+	mark_published(fs, n, false);
 }
 
 /* ---- builders (off-tree: no lock) ---- */
@@ -344,6 +357,7 @@ int umdev__sysfs_tree_init(struct umdev_sysfs *fs)
 		return -ENOMEM;
 	fs->root->permanent = true;
 	atomic_init(&fs->root->published, true);
+	umdev__rwlock_wrlock(&fs->tree_lock); /* nobody else sees @fs yet: for the lookups */
 	for (size_t i = 0; i < sizeof(skeleton) / sizeof(skeleton[0]); i++) {
 		const char *slash = strrchr(skeleton[i], '/');
 		char dir_path[PATH_LEN] = "";
@@ -354,6 +368,7 @@ int umdev__sysfs_tree_init(struct umdev_sysfs *fs)
 		dir = umdev__sysfs_lookup(fs, dir_path);
 		n = dir_new(slash ? slash + 1 : skeleton[i]);
 		if (!n) {
+			umdev__rwlock_unlock(&fs->tree_lock);
 			umdev__sysfs_tree_fini(fs);
 			return -ENOMEM;
 		}
@@ -361,16 +376,21 @@ int umdev__sysfs_tree_init(struct umdev_sysfs *fs)
 		dir_add(dir, n);
 		atomic_init(&n->published, true);
 	}
+	umdev__rwlock_unlock(&fs->tree_lock);
 	return 0;
 }
 
 void umdev__sysfs_tree_fini(struct umdev_sysfs *fs)
 {
-	if (!fs->root)
+	struct sysfs_node *root = fs->root;
+
+	if (!root)
 		return;
-	mark_published(fs->root, false);
-	umdev__sysfs_node_put(fs->root);
+	umdev__rwlock_wrlock(&fs->tree_lock);
+	mark_published(fs, root, false);
 	fs->root = NULL;
+	umdev__rwlock_unlock(&fs->tree_lock);
+	umdev__sysfs_node_put(root); /* outside tree_lock: may drop core parent references */
 }
 
 /* ---- drivers: sys/bus/mdev/drivers/<name>/ ---- */
@@ -384,13 +404,13 @@ static int driver_publish(void *opaque, const struct umdev_driver *drv)
 	n = dir_new(drv->name);
 	if (!n)
 		return -ENOMEM;
-	pthread_rwlock_wrlock(&fs->tree_lock);
+	umdev__rwlock_wrlock(&fs->tree_lock);
 	drivers = umdev__sysfs_lookup(fs, "sys/bus/mdev/drivers");
 	if (dir_find(drivers, drv->name, strlen(drv->name)))
 		ret = -EEXIST;
 	else
-		attach(drivers, n);
-	pthread_rwlock_unlock(&fs->tree_lock);
+		attach(fs, drivers, n);
+	umdev__rwlock_unlock(&fs->tree_lock);
 	if (ret < 0)
 		umdev__sysfs_node_put(n);
 	return ret;
@@ -401,12 +421,12 @@ static void driver_unpublish(void *opaque, const struct umdev_driver *drv)
 	struct umdev_sysfs *fs = opaque;
 	struct sysfs_node *drivers, *n;
 
-	pthread_rwlock_wrlock(&fs->tree_lock);
+	umdev__rwlock_wrlock(&fs->tree_lock);
 	drivers = umdev__sysfs_lookup(fs, "sys/bus/mdev/drivers");
 	n = dir_find(drivers, drv->name, strlen(drv->name));
 	if (n)
-		detach(n);
-	pthread_rwlock_unlock(&fs->tree_lock);
+		detach(fs, n);
+	umdev__rwlock_unlock(&fs->tree_lock);
 	umdev__sysfs_node_put(n); /* the tree's reference */
 }
 
@@ -459,15 +479,20 @@ err_put:
 	return NULL;
 }
 
-/* Find or make the shared directory @name in @dir; counted in ->users. tree_lock held. */
-static struct sysfs_node *class_dir_get(struct sysfs_node *dir, const char *name,
-					struct sysfs_node *spare)
+/*
+ * Find or make (from @spare) the shared directory @name in @dir; counted in ->users. Caller
+ * holds tree_lock (write).
+ */
+static struct sysfs_node *class_dir_get(struct umdev_sysfs *fs, struct sysfs_node *dir,
+					const char *name, struct sysfs_node *spare)
 {
-	struct sysfs_node *n = dir_find(dir, name, strlen(name));
+	struct sysfs_node *n;
 
+	umdev__assert_write_held(&fs->tree_lock);
+	n = dir_find(dir, name, strlen(name));
 	if (!n) {
 		n = spare;
-		attach(dir, n);
+		attach(fs, dir, n);
 	} else {
 		umdev__sysfs_node_put(spare); /* not needed; empty and never published */
 	}
@@ -475,18 +500,25 @@ static struct sysfs_node *class_dir_get(struct sysfs_node *dir, const char *name
 	return n;
 }
 
-/* Drop one user of a shared class directory; detach it when the last one goes. */
-static bool class_dir_put(struct sysfs_node *n)
+/*
+ * Drop one user of a shared class directory; detach it when the last one goes. Caller holds
+ * tree_lock (write). Return: whether it was detached (the caller puts it after the lock).
+ */
+static bool class_dir_put(struct umdev_sysfs *fs, struct sysfs_node *n)
 {
+	umdev__assert_write_held(&fs->tree_lock);
 	if (--n->users > 0 || n->permanent)
 		return false;
-	detach(n);
+	detach(fs, n);
 	return true;
 }
 
+/* The record of a published parent. Caller holds tree_lock (either mode). */
 static struct sysfs_parent *parent_find(struct umdev_sysfs *fs, const struct umdev__parent *p)
 {
 	struct umdev_list *pos;
+
+	umdev__assert_held(&fs->tree_lock);
 
 	umdev_list_for_each(pos, &fs->parents) {
 		struct sysfs_parent *sp = umdev_list_entry(pos, struct sysfs_parent, link);
@@ -526,23 +558,23 @@ static int parent_publish(void *opaque, struct umdev__parent *p)
 		goto err_put;
 
 	/* step 2 (but the mdev_bus link): one tree update */
-	pthread_rwlock_wrlock(&fs->tree_lock);
+	umdev__rwlock_wrlock(&fs->tree_lock);
 	virtual = umdev__sysfs_lookup(fs, "sys/devices/virtual");
 	classes = umdev__sysfs_lookup(fs, "sys/class");
 	vclass = dir_find(virtual, class, strlen(class));
 	cclass = dir_find(classes, class, strlen(class));
 	if ((vclass && (!S_ISDIR(vclass->mode) || dir_find(vclass, name, strlen(name)))) ||
 	    (cclass && (!S_ISDIR(cclass->mode) || dir_find(cclass, name, strlen(name))))) {
-		pthread_rwlock_unlock(&fs->tree_lock);
+		umdev__rwlock_unlock(&fs->tree_lock);
 		ret = -EEXIST; /* the core keeps names unique; a clash here is a bad class name */
 		goto err_put;
 	}
-	sp->virtual_class = class_dir_get(virtual, class, spare_virtual);
-	sp->class_dir = class_dir_get(classes, class, spare_class);
-	attach(sp->virtual_class, sp->dir);
-	attach(sp->class_dir, sp->class_link);
+	sp->virtual_class = class_dir_get(fs, virtual, class, spare_virtual);
+	sp->class_dir = class_dir_get(fs, classes, class, spare_class);
+	attach(fs, sp->virtual_class, sp->dir);
+	attach(fs, sp->class_dir, sp->class_link);
 	umdev_list_add_tail(&fs->parents, &sp->link);
-	pthread_rwlock_unlock(&fs->tree_lock);
+	umdev__rwlock_unlock(&fs->tree_lock);
 	return 0;
 
 err_put:
@@ -564,24 +596,24 @@ static int parent_publish_bus_link(void *opaque, struct umdev__parent *p)
 	struct sysfs_parent *sp;
 	int ret = 0;
 
-	pthread_rwlock_rdlock(&fs->tree_lock);
+	umdev__rwlock_rdlock(&fs->tree_lock);
 	sp = parent_find(fs, p);
 	n = sp ? link_new(name, "sys/class/mdev_bus", sp->path) : NULL;
-	pthread_rwlock_unlock(&fs->tree_lock);
+	umdev__rwlock_unlock(&fs->tree_lock);
 	if (!sp)
 		return -ENOENT; /* not published: a core bug */
 	if (!n)
 		return -ENOMEM;
 
-	pthread_rwlock_wrlock(&fs->tree_lock);
+	umdev__rwlock_wrlock(&fs->tree_lock);
 	bus = umdev__sysfs_lookup(fs, "sys/class/mdev_bus");
 	if (dir_find(bus, name, strlen(name))) {
 		ret = -EEXIST;
 	} else {
-		attach(bus, n);
+		attach(fs, bus, n);
 		sp->bus_link = n;
 	}
-	pthread_rwlock_unlock(&fs->tree_lock);
+	umdev__rwlock_unlock(&fs->tree_lock);
 	if (ret < 0)
 		umdev__sysfs_node_put(n);
 	return ret;
@@ -593,14 +625,14 @@ static void parent_unpublish_bus_link(void *opaque, struct umdev__parent *p)
 	struct sysfs_parent *sp;
 	struct sysfs_node *n = NULL;
 
-	pthread_rwlock_wrlock(&fs->tree_lock);
+	umdev__rwlock_wrlock(&fs->tree_lock);
 	sp = parent_find(fs, p);
 	if (sp && sp->bus_link) {
 		n = sp->bus_link;
 		sp->bus_link = NULL;
-		detach(n);
+		detach(fs, n);
 	}
-	pthread_rwlock_unlock(&fs->tree_lock);
+	umdev__rwlock_unlock(&fs->tree_lock);
 	umdev__sysfs_node_put(n);
 }
 
@@ -610,24 +642,24 @@ static void parent_unpublish(void *opaque, struct umdev__parent *p)
 	struct sysfs_node *gone[5] = {NULL};
 	struct sysfs_parent *sp;
 
-	pthread_rwlock_wrlock(&fs->tree_lock);
+	umdev__rwlock_wrlock(&fs->tree_lock);
 	sp = parent_find(fs, p);
 	if (sp) {
 		umdev_list_del(&sp->link);
 		if (sp->bus_link) { /* normally gone already (§4.4 step 2) */
-			detach(sp->bus_link);
+			detach(fs, sp->bus_link);
 			gone[0] = sp->bus_link;
 		}
-		detach(sp->dir);
-		detach(sp->class_link);
+		detach(fs, sp->dir);
+		detach(fs, sp->class_link);
 		gone[1] = sp->dir;
 		gone[2] = sp->class_link;
-		if (class_dir_put(sp->virtual_class))
+		if (class_dir_put(fs, sp->virtual_class))
 			gone[3] = sp->virtual_class;
-		if (class_dir_put(sp->class_dir))
+		if (class_dir_put(fs, sp->class_dir))
 			gone[4] = sp->class_dir;
 	}
-	pthread_rwlock_unlock(&fs->tree_lock);
+	umdev__rwlock_unlock(&fs->tree_lock);
 	/* outside tree_lock: the type files' last puts drop core parent references */
 	for (size_t i = 0; i < sizeof(gone) / sizeof(gone[0]); i++)
 		umdev__sysfs_node_put(gone[i]);
@@ -800,7 +832,7 @@ static void mdev_publish(void *opaque, struct umdev_mdev *mdev, void *nodes)
 	struct mdev_nodes *set = nodes;
 
 	/* C9: every piece in one tree update (I-2, M-57) */
-	pthread_rwlock_wrlock(&fs->tree_lock);
+	umdev__rwlock_wrlock(&fs->tree_lock);
 	for (int i = 0; i < NR_PIECES; i++) {
 		struct mdev_piece *pc = &set->piece[i];
 		struct sysfs_node *dir = umdev__sysfs_lookup(fs, pc->dir);
@@ -812,10 +844,10 @@ static void mdev_publish(void *opaque, struct umdev_mdev *mdev, void *nodes)
 				  set->piece[PIECE_BUS_LINK].node->name, pc->dir, pc->node->name);
 			continue;
 		}
-		attach(dir, pc->node);
+		attach(fs, dir, pc->node);
 		pc->attached = true;
 	}
-	pthread_rwlock_unlock(&fs->tree_lock);
+	umdev__rwlock_unlock(&fs->tree_lock);
 	(void)mdev;
 }
 
@@ -825,13 +857,13 @@ static void mdev_unpublish(void *opaque, struct umdev_mdev *mdev, void *nodes)
 	struct mdev_nodes *set = nodes;
 
 	/* R3: one tree update; open handles on these nodes turn stale (ENODEV) */
-	pthread_rwlock_wrlock(&fs->tree_lock);
+	umdev__rwlock_wrlock(&fs->tree_lock);
 	for (int i = 0; i < NR_PIECES; i++) {
 		if (set->piece[i].attached)
-			detach(set->piece[i].node);
+			detach(fs, set->piece[i].node);
 		set->piece[i].attached = false;
 	}
-	pthread_rwlock_unlock(&fs->tree_lock);
+	umdev__rwlock_unlock(&fs->tree_lock);
 	mdev_nodes_free(set);
 	(void)mdev;
 }

@@ -14,8 +14,6 @@
 
 /* docs/locking.md, one row each; ranks in lockdep.h */
 const struct umdev_lock_class umdev__lock_class_driver = {"driver_lock", UMDEV_LOCK_RANK_DRIVER};
-const struct umdev_lock_class umdev__lock_class_sysfs_handle = {"sysfs handle lock",
-								UMDEV_LOCK_RANK_SYSFS_HANDLE};
 const struct umdev_lock_class umdev__lock_class_list = {"list_lock", UMDEV_LOCK_RANK_LIST};
 const struct umdev_lock_class umdev__lock_class_tree = {"tree_lock", UMDEV_LOCK_RANK_TREE};
 const struct umdev_lock_class umdev__lock_class_mtty_backend = {"mtty backend_lock",
@@ -30,6 +28,8 @@ const struct umdev_lock_class umdev__lock_class_guard = {"parent guard mutex",
 							 UMDEV_LOCK_RANK_LEAF};
 const struct umdev_lock_class umdev__lock_class_mdev_ref = {"mdev ref_lock", UMDEV_LOCK_RANK_LEAF};
 const struct umdev_lock_class umdev__lock_class_ida = {"ida lock", UMDEV_LOCK_RANK_LEAF};
+const struct umdev_lock_class umdev__lock_class_sysfs_handle = {"sysfs handle lock",
+								UMDEV_LOCK_RANK_LEAF};
 const struct umdev_lock_class umdev__lock_class_sysfs_handles = {"sysfs handles_lock",
 								 UMDEV_LOCK_RANK_LEAF};
 const struct umdev_lock_class umdev__lock_class_sysfs_loop = {"sysfs loop_lock",
@@ -69,9 +69,18 @@ void umdev__mutex_destroy(struct umdev_mutex *m)
 	check(pthread_mutex_destroy(&m->mutex), "mutex_destroy", m->cls);
 }
 
-void umdev__rwlock_init(struct umdev_rwlock *l, const struct umdev_lock_class *cls)
+void umdev__rwlock_init(struct umdev_rwlock *l, const struct umdev_lock_class *cls,
+			bool prefer_writer)
 {
-	check(pthread_rwlock_init(&l->rwlock, NULL), "rwlock_init", cls);
+	pthread_rwlockattr_t attr;
+
+	check(pthread_rwlockattr_init(&attr), "rwlockattr_init", cls);
+	if (prefer_writer)
+		check(pthread_rwlockattr_setkind_np(&attr,
+						    PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP),
+		      "setkind", cls);
+	check(pthread_rwlock_init(&l->rwlock, &attr), "rwlock_init", cls);
+	pthread_rwlockattr_destroy(&attr);
 	l->cls = cls;
 }
 

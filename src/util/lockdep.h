@@ -35,14 +35,13 @@
  */
 enum umdev_lock_rank {
 	UMDEV_LOCK_RANK_DRIVER = 10, /* core driver_lock */
-	UMDEV_LOCK_RANK_SYSFS_HANDLE = 20, /* one open sysfs file's read snapshot */
 	UMDEV_LOCK_RANK_LIST = 30, /* core list_lock */
 	UMDEV_LOCK_RANK_TREE = 40, /* sysfs tree_lock */
 	UMDEV_LOCK_RANK_MTTY_BACKEND = 50, /* mtty device backend_lock */
 	UMDEV_LOCK_RANK_MTTY_DEVICE = 55, /* mtty device lock */
 	UMDEV_LOCK_RANK_VFIO_DEVICES = 60, /* vfio devices_lock */
 	UMDEV_LOCK_RANK_VFIO_DEVICE = 65, /* one vfio device's lock */
-	UMDEV_LOCK_RANK_LEAF = 90, /* guard mutex, ref_lock, ida, sysfs handles/loop */
+	UMDEV_LOCK_RANK_LEAF = 90, /* guard mutex, ref_lock, ida, sysfs handle(s)/loop */
 	UMDEV_LOCK_RANK_LOG = 99, /* the log sink: anything may log */
 };
 
@@ -81,8 +80,15 @@ void umdev__mutex_init(struct umdev_mutex *m, const struct umdev_lock_class *cls
 /* umdev__mutex_destroy() - destroy @m, which no thread holds. */
 void umdev__mutex_destroy(struct umdev_mutex *m);
 
-/* umdev__rwlock_init() / umdev__rwlock_destroy(): as for mutexes. */
-void umdev__rwlock_init(struct umdev_rwlock *l, const struct umdev_lock_class *cls);
+/**
+ * umdev__rwlock_init() - initialise @l as a lock of class @cls (borrowed; static storage).
+ * @prefer_writer: a waiting writer blocks new readers (glibc's
+ *	PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP), so a stream of readers cannot starve it;
+ *	a reader must then never take the lock twice.
+ */
+void umdev__rwlock_init(struct umdev_rwlock *l, const struct umdev_lock_class *cls,
+			bool prefer_writer);
+/* umdev__rwlock_destroy() - destroy @l, which no thread holds. */
 void umdev__rwlock_destroy(struct umdev_rwlock *l);
 
 #ifdef UMDEV_LOCKDEP

@@ -161,7 +161,7 @@ static void test_lockdep_assert_held_is_per_thread(void **state)
 
 static void read_held_for_write(void)
 {
-	umdev__rwlock_init(&tree, &umdev__lock_class_tree);
+	umdev__rwlock_init(&tree, &umdev__lock_class_tree, false);
 	umdev__rwlock_rdlock(&tree);
 	umdev__assert_held(&tree);
 	umdev__assert_write_held(&tree);
