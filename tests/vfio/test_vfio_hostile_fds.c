@@ -955,6 +955,51 @@ static void test_V29_V5_C1_fd_whose_close_waits_never_delays_anything(void **sta
 	hf_stop();
 }
 
+/*
+ * The closes that wait pile up on the closer thread: at VFIO_CLOSE_PENDING_MAX (32) the device
+ * reads nothing more from its client (its own fault), so the fds the daemon holds for it stay
+ * bounded, while other devices and the removal of this one go on.
+ */
+static void test_I4_C1_closes_that_wait_stall_only_their_device(void **state)
+{
+	struct fx *f = *state;
+	int fd = vc_open(f->path[0]);
+	int ff = hf_start();
+	unsigned int replies = 0;
+	struct vc_reply r;
+	int n0, other;
+
+	if (ff < 0) {
+		close(fd);
+		skip();
+	}
+	assert_true(fd >= 0);
+	n0 = count_fds();
+	pthread_mutex_lock(&hf.lock);
+	hf.hold_flush = true; /* the first close never ends: the closer thread is stuck */
+	pthread_mutex_unlock(&hf.lock);
+	for (uint16_t i = 0; i < 64; i++)
+		assert_int_equal(vc_send(fd, i, C_GET_INFO, 0, (uint8_t[16]){16}, 16, &ff, 1), 0);
+	while (vc_recv(fd, &r, 500) == 0) {
+		assert_int_equal(r.error, EINVAL);
+		replies++;
+		vc_reply_free(&r);
+	}
+	assert_true(replies >= 31 && replies <= 33); /* then the device stopped reading */
+	assert_true(count_fds() - n0 <= 34); /* the fds it holds for them: bounded */
+	other = vc_open(f->path[1]);
+	assert_true(other >= 0);
+	assert_int_equal(vc_call_err(other, C_GET_INFO, (uint8_t[16]){16}, 16, NULL, 0), 0);
+	close(other);
+	assert_remove_prompt(f, hf_let_go, 0);
+	assert_true(vc_eof(fd, 1000));
+	close(fd);
+	hf_let_go(0); /* the closer thread catches up */
+	assert_true(fds_settle(n0 - 4));
+	close(ff);
+	hf_stop();
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 
 int main(void)
@@ -969,6 +1014,7 @@ int main(void)
 	    T(test_C1_accept_emfile_does_not_spin_and_serves_later),
 	    T(test_V76_C1_dma_file_served_by_the_client_is_einval),
 	    T(test_V29_V5_C1_fd_whose_close_waits_never_delays_anything),
+	    T(test_I4_C1_closes_that_wait_stall_only_their_device),
 	};
 
 	umdev_log_set_sink(NULL, NULL, UMDEV_LOG_WARNING);
