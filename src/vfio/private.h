@@ -248,6 +248,8 @@ struct umdev__vfio_config {
 	gid_t group;
 };
 extern struct umdev__vfio_config umdev__vfio_config;
+/* umdev_vfio_shutdown() was called: R4 does not wait T_req (vfio.c) */
+extern atomic_bool umdev__vfio_shutting_down;
 
 /* Return: the live device of @mdev with dev->lock held, or NULL (-ENOTCONN to the caller). */
 struct umdev__vfio_device *umdev__vfio_lock_live(struct umdev_mdev *mdev);

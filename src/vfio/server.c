@@ -731,11 +731,14 @@ void *umdev__vfio_server_thread(void *arg)
 			while (sv.nr_busy)
 				busy_drop(&sv, 0);
 			umdev__mutex_lock(&dev->lock);
-			if (sv.s && dev->irq.req_trigger >= 0 && umdev__vfio_config.req_timeout_ms)
+			if (sv.s && dev->irq.req_trigger >= 0 &&
+			    umdev__vfio_config.req_timeout_ms &&
+			    !atomic_load(&umdev__vfio_shutting_down))
 				sv.req_deadline_ms = now + umdev__vfio_config.req_timeout_ms;
 			umdev__mutex_unlock(&dev->lock);
 		}
-		if (closing && (!sv.req_deadline_ms || now >= sv.req_deadline_ms || !sv.s)) {
+		if (closing && (!sv.req_deadline_ms || now >= sv.req_deadline_ms || !sv.s ||
+				atomic_load(&umdev__vfio_shutting_down))) {
 			/* step 4: no command is executing here, its reply is queued; 5: teardown */
 			session_end(&sv);
 			break;

@@ -52,6 +52,7 @@ struct umdev__vfio_config umdev__vfio_config = {
     .dma_timeout_ms = UMDEV_VFIO_DEFAULT_DMA_TIMEOUT_MS,
 };
 static char socket_dir[PATH_MAX]; /* "<rundir>/vfio/devices"; empty: numbering only */
+atomic_bool umdev__vfio_shutting_down;
 
 #define SOCKET_PATH_MAX 107u
 #define LISTEN_BACKLOG 16
@@ -672,8 +673,26 @@ int umdev_vfio_init(const struct umdev_vfio_options *opt)
 			  "client racing its own eventfd can stall its device's "
 			  "server thread");
 	umdev__vfio_config = c;
+	atomic_store(&umdev__vfio_shutting_down, false);
 	umdev__core_set_vfio_hooks(&vfio_hooks, NULL);
 	return 0;
+}
+
+void umdev_vfio_shutdown(void)
+{
+	const uint64_t one = 1;
+	struct umdev_list *pos;
+
+	atomic_store(&umdev__vfio_shutting_down, true);
+	umdev__mutex_lock(&devices_lock);
+	umdev_list_for_each(pos, &devices) { /* a removal waiting T_req ends it now */
+		struct umdev__vfio_device *dev =
+		    umdev_list_entry(pos, struct umdev__vfio_device, node);
+
+		if (dev->wake_fd >= 0) /* ours, non-blocking */
+			(void)!write(dev->wake_fd, &one, sizeof(one));
+	}
+	umdev__mutex_unlock(&devices_lock);
 }
 
 void umdev_vfio_fini(void)

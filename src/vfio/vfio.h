@@ -36,6 +36,14 @@ struct umdev_vfio_options {
  */
 int umdev_vfio_init(const struct umdev_vfio_options *opt);
 
+/**
+ * umdev_vfio_shutdown() - daemon shutdown begins: from now on no removal waits T_req for a
+ * client, including one waiting already (vfio-user.md §3.3: shutdown uses T_req = 0 whatever
+ * the option says); REQ is still signalled. Call before removing every mdev. Thread-safe,
+ * never blocks; umdev_vfio_init() clears it.
+ */
+void umdev_vfio_shutdown(void);
+
 /** umdev_vfio_fini() - uninstall; every vfio device must have been detached. */
 void umdev_vfio_fini(void);
 

@@ -89,10 +89,9 @@ static int full_blocking_eventfd(void)
 	return efd;
 }
 
-static int fx_setup(void **state)
+static int fx_setup_opts(void **state, struct umdev_vfio_options o)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	struct umdev_vfio_options o = {.handshake_timeout_ms = 2000};
 	struct rlimit low;
 
 	/* the usual soft limit, whatever the environment gave us (restored at teardown) */
@@ -122,6 +121,17 @@ static int fx_setup(void **state)
 
 static void hf_stop(void);
 static bool hf_running(void);
+
+static int fx_setup(void **state)
+{
+	return fx_setup_opts(state, (struct umdev_vfio_options){.handshake_timeout_ms = 2000});
+}
+
+static int fx_setup_req30(void **state)
+{
+	return fx_setup_opts(state, (struct umdev_vfio_options){.handshake_timeout_ms = 2000,
+								.req_timeout_ms = 30000});
+}
 
 static int fx_teardown(void **state)
 {
@@ -1000,6 +1010,48 @@ static void test_I4_C1_closes_that_wait_stall_only_their_device(void **state)
 	hf_stop();
 }
 
+/*
+ * vfio-user.md §3.3: daemon shutdown removes with T_req = 0 whatever the option says. A removal
+ * already waiting T_req (30 s here) for a client that ignores REQ ends at once when shutdown
+ * begins, and later removals do not wait at all; REQ is signalled in both cases.
+ */
+static void test_V5_shutdown_ends_every_t_req_wait(void **state)
+{
+	struct fx *f = *state; /* vfio-req-timeout = 30 s */
+	int fd = vc_open(f->path[0]), fd1 = vc_open(f->path[1]);
+	int req = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	int req1 = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	struct job rm = {.uuid = &f->u[0]};
+	uint64_t t0;
+
+	assert_true(fd >= 0 && fd1 >= 0);
+	assert_int_equal(vc_set_irqs(fd, 0x24, 4, 0, 1, &req, 1), 0);
+	assert_int_equal(vc_set_irqs(fd1, 0x24, 4, 0, 1, &req1, 1), 0);
+	job_start(&rm, remove_fn);
+	usleep(300000);
+	assert_false(atomic_load(&rm.done)); /* the option applies until shutdown */
+	umdev_vfio_shutdown();
+	if (!job_wait(&rm, 1000)) {
+		close(fd); /* the client closes: the T_req wait ends */
+		assert_true(job_wait(&rm, 5000));
+		f->live[0] = false;
+		fail_msg("shutdown did not end a removal's T_req wait");
+	}
+	f->live[0] = false;
+	assert_int_equal(rm.ret, 0);
+	assert_true(ev_count(req) >= 1);
+	assert_true(vc_eof(fd, 1000));
+	t0 = now_ms();
+	assert_int_equal(umdev_mdev_remove(&f->u[1]), 0);
+	f->live[1] = false;
+	assert_true(now_ms() - t0 < 1000);
+	assert_true(ev_count(req1) >= 1);
+	close(fd);
+	close(fd1);
+	close(req);
+	close(req1);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 
 int main(void)
@@ -1015,6 +1067,8 @@ int main(void)
 	    T(test_V76_C1_dma_file_served_by_the_client_is_einval),
 	    T(test_V29_V5_C1_fd_whose_close_waits_never_delays_anything),
 	    T(test_I4_C1_closes_that_wait_stall_only_their_device),
+	    cmocka_unit_test_setup_teardown(test_V5_shutdown_ends_every_t_req_wait, fx_setup_req30,
+					    fx_teardown),
 	};
 
 	umdev_log_set_sink(NULL, NULL, UMDEV_LOG_WARNING);
