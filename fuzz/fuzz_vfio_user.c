@@ -5,8 +5,14 @@
  * are created once per process; each input is one connection, so one session from VERSION
  * negotiation to teardown (§4.4), read and written with bounded waits.
  *
- * Input: one byte choosing the device (bit 0: 0 an mtty-2 on ptys, 1 an mtty-1 in loopback),
- * then records, each sent as one message:
+ * Input: one byte of options, then records, each sent as one message. Options:
+ *
+ *   bit 0  the device: 0 an mtty-2 on ptys, 1 an mtty-1 in loopback
+ *   bit 1  a second client connects while the session is open and sends a VERSION header; it
+ *          must get one EBUSY error reply and end of file (§4.2)
+ *   bit 2  that second client's message has the No_reply flag: end of file only
+ *
+ * Records:
  *
  *   ctl:u8  len:u16le  header[16]  payload[len]   (a record cut short by the end is dropped)
  *
@@ -52,6 +58,9 @@
 #define FDS_KEPT 64 /* fds received, kept open until the input ends (a twin socket) */
 #define FD_SLACK 100 /* fds a session being torn down may still hold (16 DMA maps, 32 rx) */
 #define MEMFD_SIZE 65536
+#define OPT_DEVICE 0x1u
+#define OPT_BUSY 0x2u
+#define OPT_BUSY_NO_REPLY 0x4u
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -403,11 +412,58 @@ static void check_fds(void)
 	}
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static int client_connect(const char *path)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		bug("connect %s: %s", path, strerror(errno));
+	return fd;
+}
+
+/*
+ * §4.2: a connection made while a session is open gets EBUSY for its first message (none
+ * with No_reply), then end of file.
+ */
+static void busy_probe(const char *path, bool no_reply)
+{
+	uint8_t hdr[HDR] = {0xef, 0xbe, 1, 0, HDR, 0, 0, 0, no_reply ? 0x10 : 0};
+	uint8_t got[2 * HDR];
+	size_t have = 0;
+	int fd = client_connect(path);
+
+	if (send(fd, hdr, sizeof(hdr), MSG_NOSIGNAL) != (ssize_t)sizeof(hdr))
+		bug("busy probe: send: %s", strerror(errno));
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		ssize_t r;
+
+		if (poll(&p, 1, STALL_MS) != 1)
+			bug("busy probe: no reply or EOF for %d ms", STALL_MS);
+		r = recv(fd, got + have, sizeof(got) - have, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		have += (size_t)r;
+		if (have == sizeof(got))
+			break;
+	}
+	close(fd);
+	if (no_reply ? have != 0
+		     : have != HDR || le16(got) != 0xbeef || le16(got + 2) != 1 ||
+			   le32(got + 4) != HDR || le32(got + 8) != 0x21 || le32(got + 12) != EBUSY)
+		bug("busy probe: %zu bytes instead of %s", have,
+		    no_reply ? "none" : "one EBUSY reply");
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
 	struct conn c = {.fd = -1};
 	bool sending = true, open = true;
+	const char *path;
 	uint64_t idle_since;
 
 	if (size < 1)
@@ -415,11 +471,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_fds();
 	if (conn_build(&c, data + 1, size - 1) < 0)
 		bug("out of memory");
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", fuzz_mtty_socket(mdevs[data[0] & 1]));
-	c.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (c.fd < 0 || connect(c.fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    fcntl(c.fd, F_SETFL, O_NONBLOCK) < 0)
-		bug("connect %s: %s", sa.sun_path, strerror(errno));
+	path = fuzz_mtty_socket(mdevs[data[0] & OPT_DEVICE]);
+	c.fd = client_connect(path);
+	if (data[0] & OPT_BUSY)
+		busy_probe(path, data[0] & OPT_BUSY_NO_REPLY);
+	if (fcntl(c.fd, F_SETFL, O_NONBLOCK) < 0)
+		bug("fcntl: %s", strerror(errno));
 	idle_since = now_ms();
 	while (open) {
 		struct pollfd p = {.fd = c.fd, .events = POLLIN};

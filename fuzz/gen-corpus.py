@@ -33,9 +33,12 @@ QEMU_CAPS = (b'{"capabilities": {"max_msg_fds": 16, "max_data_xfer_size": 104857
              b'"max_bitmap_size": 268435456}, "write_multiple": true}}')
 
 
+BUSY, BUSY_NO_REPLY = 0x2, 0x4  # option byte (fuzz_vfio_user.c); bit 0 is the device
+
+
 class Session:
-    def __init__(self, dev=0):
-        self.out = bytearray([dev])
+    def __init__(self, opts=0):
+        self.out = bytearray([opts])
         self.msg_id = 0
 
     def rec(self, cmd, payload=b"", ctl=0, flags=0, msg_size=None):
@@ -67,6 +70,8 @@ def vfio_user_seeds():
     s["version-empty-json"] = Session(1).version(b"{}")
     s["version-twin"] = Session().version(
         b'{"capabilities":{"max_msg_fds":8,"twin_socket":{"supported":true}}}')
+    s["busy"] = Session(BUSY).version().rec(GET_INFO, struct.pack("<IIII", 16, 0, 0, 0))
+    s["busy-no-reply"] = Session(1 | BUSY | BUSY_NO_REPLY).version()
     s["version-bad-json"] = Session().version(b'{"capabilities":{"pgsizes":4096.5}}')
     s["first-not-version"] = Session().rec(GET_INFO, struct.pack("<IIII", 16, 0, 0, 0))
 
@@ -127,6 +132,9 @@ def vfio_user_seeds():
     entries += struct.pack("<QII", 4, CONFIG, 2) + struct.pack("<H", 1) + b"\0" * 6
     x.rec(WRITE_MULTI, struct.pack("<Q", 2) + entries)
     s["write-multi"] = x
+    entry = struct.pack("<QII", SCR, 0, 1) + b"\x5a" + b"\0" * 7
+    s["write-multi-200"] = Session().version().rec(WRITE_MULTI,
+                                                   struct.pack("<Q", 200) + entry * 200)
 
     x = Session().version().rec(RESET).rec(FEATURE, struct.pack("<II", 8, 0))
     x.rec(MIG_READ, struct.pack("<II", 8, 0)).rec(MIG_WRITE, struct.pack("<II", 8, 0))
