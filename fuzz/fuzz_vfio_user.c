@@ -17,8 +17,9 @@
  *   ctl:u8  len:u16le  header[16]  payload[len]   (a record cut short by the end is dropped)
  *
  *   ctl bits 0-3  number of fds sent with it (SCM_RIGHTS), 0..15
- *   ctl bits 4-5  kind of the first fd: 0 memfd (64 KiB), 1 eventfd, 2 /dev/null, 3 one end
- *                 of a socketpair; the following fds take the next kinds in turn
+ *   ctl bits 4-5  kind of the first fd: 0 memfd (64 KiB), 1 eventfd (count 1, so an INTx
+ *                 unmask eventfd fires at once), 2 /dev/null, 3 one end of a socketpair; the
+ *                 following fds take the next kinds in turn
  *   ctl bit 6     keep the header's msg_size as written (else 16 + len): framing errors
  *   ctl bit 7     send header and payload in two sendmsg() calls, the fds with the payload
  *
@@ -164,7 +165,7 @@ static int fd_make(unsigned int kind)
 		}
 		break;
 	case 1:
-		fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		fd = eventfd(1, EFD_CLOEXEC | EFD_NONBLOCK); /* readable: an unmask fires (§9.4) */
 		break;
 	case 2:
 		fd = open("/dev/null", O_RDWR | O_CLOEXEC);
