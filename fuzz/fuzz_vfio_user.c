@@ -11,6 +11,9 @@
  *   bit 1  a second client connects while the session is open and sends a VERSION header; it
  *          must get one EBUSY error reply and end of file (§4.2)
  *   bit 2  that second client's message has the No_reply flag: end of file only
+ *   bit 3  after the session, a new one must find the device at power-on: config space and
+ *          UART registers 1-7 of every port read as right after creation (mtty.md §8,
+ *          vfio-user.md §4.4 step 5: teardown resets)
  *
  * Records:
  *
@@ -62,6 +65,8 @@
 #define OPT_DEVICE 0x1u
 #define OPT_BUSY 0x2u
 #define OPT_BUSY_NO_REPLY 0x4u
+#define OPT_CHECK_RESET 0x8u
+#define STATE_MAX (256 + 2 * 7) /* config space, UART offsets 1-7 of two ports */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -90,9 +95,19 @@ struct conn {
 	size_t rlen, rcap;
 	int kept[FDS_KEPT];
 	unsigned int nr_kept;
+	uint8_t *state; /* non-NULL: the data of successful REGION_READs is appended here */
+	size_t state_len;
 };
 
-static struct umdev_mdev *mdevs[2];
+/* A device and what a new session reads from it at power-on (OPT_CHECK_RESET). */
+struct target {
+	struct umdev_mdev *mdev;
+	unsigned int nr_ports;
+	uint8_t poweron[STATE_MAX];
+	size_t poweron_len;
+};
+
+static struct target targets[2];
 static unsigned int fd_baseline;
 static bool trace; /* FUZZ_TRACE set: print every message from the server */
 
@@ -137,18 +152,6 @@ static uint64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fuzz_mtty_start(true);
-	mdevs[0] = fuzz_mtty_create(2, "pty");
-	mdevs[1] = fuzz_mtty_create(1, "loopback");
-	fd_baseline = nr_open_fds();
-	trace = getenv("FUZZ_TRACE");
-	return 0;
 }
 
 /* A new fd of @kind (see the top of this file), or -1. */
@@ -320,6 +323,12 @@ static void check_message(struct conn *c, const uint8_t *h, const uint8_t *paylo
 	}
 	if (command == 1 && !(flags & 0x20))
 		check_version_reply(payload, len);
+	if (command == 9 && !(flags & 0x20) && c->state && len > 16) {
+		if (c->state_len + len - 16 > STATE_MAX)
+			bug("state reads returned too much");
+		memcpy(c->state + c->state_len, payload + 16, len - 16);
+		c->state_len += len - 16;
+	}
 }
 
 /* Read what is there. Return: false at end of file. */
@@ -460,22 +469,22 @@ static void busy_probe(const char *path, bool no_reply)
 		    no_reply ? "none" : "one EBUSY reply");
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/*
+ * One session: the messages of @records (the record format above) on @path, with the busy
+ * probe of @opt, and the checks of check_message(). Return: the bytes appended to @state.
+ */
+static size_t session_run(const char *path, unsigned int opt, const uint8_t *records, size_t size,
+			  uint8_t *state)
 {
-	struct conn c = {.fd = -1};
+	struct conn c = {.fd = -1, .state = state};
 	bool sending = true, open = true;
-	const char *path;
 	uint64_t idle_since;
 
-	if (size < 1)
-		return 0;
-	check_fds();
-	if (conn_build(&c, data + 1, size - 1) < 0)
+	if (conn_build(&c, records, size) < 0)
 		bug("out of memory");
-	path = fuzz_mtty_socket(mdevs[data[0] & OPT_DEVICE]);
 	c.fd = client_connect(path);
-	if (data[0] & OPT_BUSY)
-		busy_probe(path, data[0] & OPT_BUSY_NO_REPLY);
+	if (opt & OPT_BUSY)
+		busy_probe(path, opt & OPT_BUSY_NO_REPLY);
 	if (fcntl(c.fd, F_SETFL, O_NONBLOCK) < 0)
 		bug("fcntl: %s", strerror(errno));
 	idle_since = now_ms();
@@ -500,5 +509,80 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    c.cur, c.nr_chunks, STALL_MS);
 	}
 	conn_free(&c);
+	return c.state_len;
+}
+
+/* Append one record (ctl 0) to @buf at *@len. */
+static void record_add(uint8_t *buf, size_t *len, uint16_t command, const uint8_t *payload,
+		       uint16_t plen)
+{
+	uint8_t *r = buf + *len;
+
+	memset(r, 0, 3 + HDR);
+	r[1] = (uint8_t)plen;
+	r[2] = (uint8_t)(plen >> 8);
+	r[3] = (uint8_t)(*len); /* msg_id */
+	r[5] = (uint8_t)command;
+	memcpy(r + 3 + HDR, payload, plen);
+	*len += 3 + HDR + plen;
+}
+
+/* A session reading what OPT_CHECK_RESET compares. Return: the bytes read into @state. */
+static size_t state_read(const struct target *t, uint8_t state[STATE_MAX])
+{
+	uint8_t records[64 * (3 + HDR + 16)], p[16] = {0};
+	size_t len = 0;
+
+	record_add(records, &len, 1, (const uint8_t *)"\0\0\0\0{}", 7); /* VERSION 0.0 */
+	p[8] = 7; /* REGION_READ of 256 bytes at 0 of region 7 (config) */
+	p[13] = 1;
+	record_add(records, &len, 9, p, 16);
+	for (unsigned int port = 0; port < t->nr_ports; port++)
+		for (unsigned int off = 1; off < 8; off++) { /* not RBR: reading it pops */
+			memset(p, 0, sizeof(p));
+			p[0] = (uint8_t)off;
+			p[8] = (uint8_t)port; /* BAR<port> */
+			p[12] = 1;
+			record_add(records, &len, 9, p, 16);
+		}
+	return session_run(fuzz_mtty_socket(t->mdev), 0, records, len, state);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	fuzz_mtty_start(true);
+	targets[0] = (struct target){.mdev = fuzz_mtty_create(2, "pty"), .nr_ports = 2};
+	targets[1] = (struct target){.mdev = fuzz_mtty_create(1, "loopback"), .nr_ports = 1};
+	for (unsigned int i = 0; i < 2; i++) {
+		targets[i].poweron_len = state_read(&targets[i], targets[i].poweron);
+		if (targets[i].poweron_len != 256 + 7 * targets[i].nr_ports)
+			bug("device %u: power-on state of %zu bytes", i, targets[i].poweron_len);
+	}
+	fd_baseline = nr_open_fds();
+	trace = getenv("FUZZ_TRACE");
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const struct target *t;
+	uint8_t state[STATE_MAX];
+	size_t n;
+
+	if (size < 1)
+		return 0;
+	check_fds();
+	t = &targets[data[0] & OPT_DEVICE];
+	(void)session_run(fuzz_mtty_socket(t->mdev), data[0], data + 1, size - 1, NULL);
+	if (!(data[0] & OPT_CHECK_RESET))
+		return 0;
+	n = state_read(t, state);
+	for (size_t i = 0; i < t->poweron_len; i++)
+		if (n != t->poweron_len || state[i] != t->poweron[i])
+			bug("after teardown, %s %zu reads 0x%02x, at power-on 0x%02x",
+			    i < 256 ? "config offset" : "UART byte", i < 256 ? i : i - 256,
+			    i < n ? state[i] : 0, t->poweron[i]);
 	return 0;
 }

@@ -33,7 +33,7 @@ QEMU_CAPS = (b'{"capabilities": {"max_msg_fds": 16, "max_data_xfer_size": 104857
              b'"max_bitmap_size": 268435456}, "write_multiple": true}}')
 
 
-BUSY, BUSY_NO_REPLY = 0x2, 0x4  # option byte (fuzz_vfio_user.c); bit 0 is the device
+BUSY, BUSY_NO_REPLY, CHECK_RESET = 0x2, 0x4, 0x8  # option byte (fuzz_vfio_user.c); bit 0 is the device
 
 
 class Session:
@@ -155,7 +155,14 @@ def vfio_user_seeds():
     x.set_irqs(D_EVENTFD | A_TRIGGER, 0, 0, 1, ctl=SPLIT | 1 | EVENTFD)
     x.write(0, THR, b"\x41")
     s["split-fds"] = x
-    return {k: bytes(v.out) for k, v in s.items()}
+    # the same sessions, then a new one must find the device at power-on
+    for n in ("uart-dev0", "uart-dev1", "irqs", "config-rw", "dma"):
+        s["check-reset-" + n] = s[n]
+    out = {k: bytes(v.out) for k, v in s.items()}
+    for k in out:
+        if k.startswith("check-reset-"):
+            out[k] = bytes([out[k][0] | CHECK_RESET]) + out[k][1:]
+    return out
 
 
 def sysfs_write_seeds():
