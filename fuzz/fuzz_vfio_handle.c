@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: MIT
+/*
+ * libFuzzer target: the vfio-user command handler umdev__vfio_handle() (src/vfio/session.c)
+ * called directly, without the socket and the server thread, against live mtty devices:
+ * the same inputs as fuzz_vfio_user (its seeds, dictionary and options are this target's
+ * too, by symlink), run about twice as fast and deterministically. Framing is the server's
+ * and is not reached here; fuzz_vfio_user covers it.
+ *
+ * Input: the format of fuzz_vfio_user.c. Option bit 0 picks the device; the other option bits
+ * and ctl bits 6-7 (msg_size, split) have no meaning here. As the server does, a message of
+ * type 1 (a reply) is not handed to the handler, and a fatal result ends the session.
+ *
+ * Checks beyond the sanitizers, from private.h and vfio-user.md:
+ *  - the handler adopts or closes every fd of a message (§6.2) and returns 0 or an errno;
+ *  - a failed command leaves no reply; a reply carries at most one fd;
+ *  - after the session's teardown (§4.4) no DMA mapping, no eventfd and no session remain,
+ *    config space and UART registers 1-7 read as at power-on (mtty.md §8), and the process
+ *    holds exactly the fds it held before the input.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "private.h"
+#include "fuzz_mtty.h"
+
+#define HDR 16
+#define CTL_NR_FDS 0x0fu
+#define CTL_KIND_SHIFT 4
+#define MEMFD_SIZE 65536
+#define UART_REGS 7 /* offsets 1-7; reading RBR (0) pops */
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+struct target {
+	struct umdev_mdev *mdev;
+	struct umdev__vfio_device *dev;
+	unsigned int nr_ports;
+	uint8_t cfg[UMDEV_PCI_CONFIG_SIZE]; /* at power-on */
+	uint8_t uart[2][UART_REGS];
+};
+
+static struct target targets[2];
+
+static __attribute__((noreturn, format(printf, 1, 2))) void bug(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fprintf(stderr, "fuzz_vfio_handle: ");
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	abort();
+}
+
+static uint32_t le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint16_t le16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static unsigned int nr_open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	unsigned int n = 0;
+
+	if (!d)
+		return 0;
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+/* A new fd of @kind, as fuzz_vfio_user.c makes them, or -1. */
+static int fd_make(unsigned int kind)
+{
+	int fd = -1, sp[2];
+
+	switch (kind & 3) {
+	case 0:
+		fd = memfd_create("fuzz-dma", MFD_CLOEXEC);
+		if (fd >= 0 && ftruncate(fd, MEMFD_SIZE) < 0) {
+			close(fd);
+			fd = -1;
+		}
+		break;
+	case 1:
+		fd = eventfd(1, EFD_CLOEXEC | EFD_NONBLOCK);
+		break;
+	case 2:
+		fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+		break;
+	default:
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0) {
+			close(sp[1]);
+			fd = sp[0];
+		}
+		break;
+	}
+	return fd;
+}
+
+/* Config space and UART registers 1-7 of every port, as a client reads them. */
+static void state_read(const struct target *t, uint8_t cfg[UMDEV_PCI_CONFIG_SIZE],
+		       uint8_t uart[2][UART_REGS])
+{
+	pthread_mutex_lock(&t->dev->lock);
+	umdev__pci_read(&t->dev->pci, 0, cfg, UMDEV_PCI_CONFIG_SIZE);
+	pthread_mutex_unlock(&t->dev->lock);
+	for (unsigned int port = 0; port < t->nr_ports; port++)
+		for (unsigned int off = 1; off <= UART_REGS; off++)
+			if (t->dev->ops->region_read(t->mdev, port, off, &uart[port][off - 1], 1) !=
+			    1)
+				bug("port %u: read of UART offset %u failed", port, off);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	fuzz_mtty_start(false);
+	targets[0] = (struct target){.mdev = fuzz_mtty_create(2, "pty"), .nr_ports = 2};
+	targets[1] = (struct target){.mdev = fuzz_mtty_create(1, "loopback"), .nr_ports = 1};
+	for (unsigned int i = 0; i < 2; i++) {
+		targets[i].dev = umdev__vfio_device_find(targets[i].mdev);
+		if (!targets[i].dev)
+			bug("device %u has no vfio device", i);
+		state_read(&targets[i], targets[i].cfg, targets[i].uart);
+	}
+	return 0;
+}
+
+/* Hand one record to the handler. Return: false when the session must end (fatal). */
+static bool message_run(struct umdev__vfio_session *s, uint8_t ctl, const uint8_t *h,
+			const uint8_t *payload, size_t len)
+{
+	struct umdev__vfio_msg msg = {0};
+	struct umdev__vfio_reply reply = {0};
+	unsigned int nr_fds = ctl & CTL_NR_FDS;
+	bool fatal = false;
+	int ret;
+
+	msg.msg_id = le16(h);
+	msg.command = le16(h + 2);
+	msg.msg_size = (uint32_t)(HDR + len);
+	msg.flags = le32(h + 8);
+	msg.error = le32(h + 12);
+	if ((msg.flags & VFIO_USER_F_TYPE_MASK) == VFIO_USER_F_TYPE_REPLY)
+		return true; /* the server routes replies elsewhere (server.c) */
+	msg.payload = malloc(len ? len : 1); /* exactly len bytes: ASan sees any overread */
+	if (!msg.payload)
+		bug("out of memory");
+	memcpy(msg.payload, payload, len);
+	msg.len = len;
+	for (unsigned int k = 0; k < VFIO_USER_RX_FDS_MAX; k++)
+		msg.fds[k] = -1;
+	for (unsigned int k = 0; k < nr_fds; k++) {
+		int fd = fd_make(((ctl >> CTL_KIND_SHIFT) & 3) + k);
+
+		if (fd >= 0)
+			msg.fds[msg.nr_fds++] = fd;
+	}
+	msg.nr_fds_total = msg.nr_fds;
+	ret = umdev__vfio_handle(s, &msg, &reply, &fatal);
+	for (unsigned int k = 0; k < VFIO_USER_RX_FDS_MAX; k++)
+		if (msg.fds[k] != -1)
+			bug("command %u: fd %u of the message neither adopted nor closed",
+			    msg.command, k);
+	if (ret > 0 || ret < -4095)
+		bug("command %u returned %d", msg.command, ret);
+	if (ret < 0 && (reply.payload || reply.nr_fds))
+		bug("command %u failed (%d) leaving a reply", msg.command, ret);
+	if (reply.nr_fds > 1)
+		bug("command %u: reply with %u fds", msg.command, reply.nr_fds);
+	umdev__vfio_reply_free(&reply);
+	free(msg.payload);
+	return !fatal;
+}
+
+static void check_teardown(const struct target *t)
+{
+	struct umdev__vfio_device *dev = t->dev;
+	uint8_t cfg[UMDEV_PCI_CONFIG_SIZE], uart[2][UART_REGS];
+	bool clean;
+
+	pthread_mutex_lock(&dev->lock);
+	clean = dev->dma.nr == 0 && !dev->session_open && dev->irq.intx_trigger < 0 &&
+		dev->irq.intx_unmask < 0 && dev->irq.err_trigger < 0 && dev->irq.req_trigger < 0;
+	for (unsigned int i = 0; i < VFIO_IRQ_MSI_MAX; i++)
+		clean = clean && dev->irq.msi_trigger[i] < 0;
+	pthread_mutex_unlock(&dev->lock);
+	if (!clean)
+		bug("teardown left DMA mappings, eventfds or the session (§4.4)");
+	state_read(t, cfg, uart);
+	for (unsigned int i = 0; i < UMDEV_PCI_CONFIG_SIZE; i++)
+		if (cfg[i] != t->cfg[i])
+			bug("after teardown config offset 0x%02x reads 0x%02x, at power-on 0x%02x",
+			    i, cfg[i], t->cfg[i]);
+	for (unsigned int port = 0; port < t->nr_ports; port++)
+		for (unsigned int i = 0; i < UART_REGS; i++)
+			if (uart[port][i] != t->uart[port][i])
+				bug("after teardown port %u offset %u reads 0x%02x, at power-on "
+				    "0x%02x",
+				    port, i + 1, uart[port][i], t->uart[port][i]);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const struct target *t;
+	struct umdev__vfio_session *s;
+	unsigned int fds_before = nr_open_fds(), fds_after;
+	size_t i = 1;
+	int fd;
+
+	if (size < 1)
+		return 0;
+	t = &targets[data[0] & 1];
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC); /* the connection: a twin socket needs one */
+	s = fd >= 0 ? umdev__vfio_session_new(t->dev, fd) : NULL;
+	if (!s)
+		bug("no session");
+	while (size - i >= 3 + HDR) {
+		uint8_t ctl = data[i];
+		size_t len = le16(data + i + 1);
+
+		i += 3;
+		if (len > size - i - HDR)
+			break; /* cut short */
+		if (!message_run(s, ctl, data + i, data + i + HDR, len))
+			break;
+		i += HDR + len;
+	}
+	umdev__vfio_session_free(s); /* teardown (§4.4); closes fd */
+	check_teardown(t);
+	fds_after = nr_open_fds();
+	if (fds_after != fds_before)
+		bug("%u fds open before the session, %u after", fds_before, fds_after);
+	return 0;
+}
