@@ -13,6 +13,10 @@
  * Checks beyond the sanitizers, from private.h and vfio-user.md:
  *  - the handler adopts or closes every fd of a message (§6.2) and returns 0 or an errno;
  *  - a failed command leaves no reply; a reply carries at most one fd;
+ *  - VERSION (§7.3): it succeeds only for a request every rule accepts, always for a bare one
+ *    opening a session, and its reply has major 0, minor min(client's, 2) and exactly the
+ *    capabilities the client proposed, with the server's values (a model written from the
+ *    tables of §7.2-§7.4, parsing the request with json-c as a client library would);
  *  - after the session's teardown (§4.4) no DMA mapping, no eventfd and no session remain,
  *    config space and UART registers 1-7 read as at power-on (mtty.md §8), and the process
  *    holds exactly the fds it held before the input.
@@ -30,6 +34,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "private.h"
 #include "fuzz_mtty.h"
 
@@ -38,6 +44,7 @@
 #define CTL_KIND_SHIFT 4
 #define MEMFD_SIZE 65536
 #define UART_REGS 7 /* offsets 1-7; reading RBR (0) pops */
+#define MAX_DMA_MAPS 16 /* fuzz_mtty_start()'s vfio-max-dma-maps */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -146,6 +153,126 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/* @v is a JSON integer in [@lo, @hi]. */
+static bool int_in(struct json_object *v, int64_t lo, int64_t hi)
+{
+	return json_object_is_type(v, json_type_int) && json_object_get_int64(v) >= lo &&
+	       json_object_get_int64(v) <= hi;
+}
+
+/* The reply's capability @key: absent when @want is NULL, else equal to @want (JSON text). */
+static void expect_cap(struct json_object *caps, const char *key, const char *want)
+{
+	struct json_object *v;
+	const char *got;
+
+	if (!json_object_object_get_ex(caps, key, &v)) {
+		if (want)
+			bug("VERSION reply lacks proposed capability '%s'", key);
+		return;
+	}
+	got = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
+	if (!want)
+		bug("VERSION reply has capability '%s' the client did not propose", key);
+	if (strcmp(got, want))
+		bug("VERSION reply capability '%s' is %s, not %s", key, got, want);
+}
+
+/*
+ * §7.2-§7.4 for a VERSION of payload @p (@len bytes, @nr_fds fds) that returned @ret and
+ * @reply, sent while the session was in @handshake state or not.
+ */
+static void check_version(const uint8_t *p, size_t len, unsigned int nr_fds, bool handshake,
+			  int ret, const struct umdev__vfio_reply *reply)
+{
+	struct json_object *req = NULL, *caps = NULL, *rep, *rcaps, *v, *sup;
+	bool twin = false;
+	unsigned int fds = 1; /* max_msg_fds default */
+	char want[32];
+
+	if (ret < 0) {
+		if (handshake && len == 4 && !nr_fds && !p[0] && !p[1])
+			bug("a bare VERSION 0.x opening a session failed: %d", ret);
+		return;
+	}
+	if (!handshake || len < 4 || nr_fds || p[0] || p[1] || (len > 4 && p[len - 1]))
+		bug("VERSION succeeded against §7.3 (session open %d, %zu bytes, %u fds)",
+		    !handshake, len, nr_fds);
+	if (len > 4) {
+		req = json_tokener_parse((const char *)p + 4);
+		if (!json_object_is_type(req, json_type_object))
+			bug("VERSION succeeded with JSON that is no object");
+		if (json_object_object_get_ex(req, "capabilities", &caps) &&
+		    !json_object_is_type(caps, json_type_object))
+			bug("VERSION succeeded with capabilities that are no object");
+	}
+	if (caps) {
+		if (json_object_object_get_ex(caps, "max_msg_fds", &v)) {
+			if (!int_in(v, 0, 1024))
+				bug("VERSION succeeded with a bad max_msg_fds");
+			fds = (unsigned int)json_object_get_int64(v);
+		}
+		if (json_object_object_get_ex(caps, "max_data_xfer_size", &v) &&
+		    !int_in(v, 1, 67108864))
+			bug("VERSION succeeded with a bad max_data_xfer_size");
+		if ((json_object_object_get_ex(caps, "pgsizes", &v) &&
+		     !json_object_is_type(v, json_type_int)) ||
+		    (json_object_object_get_ex(caps, "max_dma_maps", &v) &&
+		     !json_object_is_type(v, json_type_int)) ||
+		    (json_object_object_get_ex(caps, "migration", &v) &&
+		     !json_object_is_type(v, json_type_object)) ||
+		    (json_object_object_get_ex(caps, "write_multiple", &v) &&
+		     !json_object_is_type(v, json_type_boolean)))
+			bug("VERSION succeeded with a capability of the wrong type");
+		if (json_object_object_get_ex(caps, "twin_socket", &v)) {
+			if (!json_object_is_type(v, json_type_object))
+				bug("VERSION succeeded with a twin_socket that is no object");
+			if (json_object_object_get_ex(v, "supported", &sup)) {
+				if (!json_object_is_type(sup, json_type_boolean))
+					bug("VERSION succeeded with a bad twin_socket.supported");
+				twin = json_object_get_boolean(sup) && fds >= 1;
+			}
+		}
+	}
+	/* the reply: major 0, minor min(client's, 2), JSON with exactly what was proposed */
+	if (reply->len < 5 || reply->payload[reply->len - 1] || le16(reply->payload) != 0 ||
+	    le16(reply->payload + 2) != (le16(p + 2) < 2 ? le16(p + 2) : 2))
+		bug("VERSION reply header or NUL wrong");
+	rep = json_tokener_parse((const char *)reply->payload + 4);
+	if (!rep || !json_object_object_get_ex(rep, "capabilities", &rcaps) ||
+	    !json_object_is_type(rcaps, json_type_object) || json_object_object_length(rep) != 1)
+		bug("VERSION reply JSON is not {\"capabilities\":{...}}");
+	expect_cap(rcaps, "max_msg_fds",
+		   caps && json_object_object_get_ex(caps, "max_msg_fds", NULL) ? "8" : NULL);
+	expect_cap(rcaps, "max_data_xfer_size",
+		   caps && json_object_object_get_ex(caps, "max_data_xfer_size", NULL) ? "1048576"
+										       : NULL);
+	expect_cap(rcaps, "pgsizes",
+		   caps && json_object_object_get_ex(caps, "pgsizes", NULL) ? "4096" : NULL);
+	snprintf(want, sizeof(want), "%u", MAX_DMA_MAPS);
+	expect_cap(rcaps, "max_dma_maps",
+		   caps && json_object_object_get_ex(caps, "max_dma_maps", NULL) ? want : NULL);
+	expect_cap(rcaps, "write_multiple",
+		   caps && json_object_object_get_ex(caps, "write_multiple", &v) &&
+			   json_object_get_boolean(v)
+		       ? "true"
+		       : NULL);
+	expect_cap(rcaps, "twin_socket", twin ? "{\"supported\":true,\"fd_index\":0}" : NULL);
+	if (json_object_object_length(rcaps) !=
+	    (caps && json_object_object_get_ex(caps, "max_msg_fds", NULL)) +
+		(caps && json_object_object_get_ex(caps, "max_data_xfer_size", NULL)) +
+		(caps && json_object_object_get_ex(caps, "pgsizes", NULL)) +
+		(caps && json_object_object_get_ex(caps, "max_dma_maps", NULL)) +
+		(caps && json_object_object_get_ex(caps, "write_multiple", &v) &&
+		 json_object_get_boolean(v)) +
+		twin)
+		bug("VERSION reply has capabilities nobody asked for");
+	if (reply->nr_fds != twin)
+		bug("VERSION reply with %u fds, twin socket %d", reply->nr_fds, twin);
+	json_object_put(rep);
+	json_object_put(req);
+}
+
 /* Hand one record to the handler. Return: false when the session must end (fatal). */
 static bool message_run(struct umdev__vfio_session *s, uint8_t ctl, const uint8_t *h,
 			const uint8_t *payload, size_t len)
@@ -153,7 +280,7 @@ static bool message_run(struct umdev__vfio_session *s, uint8_t ctl, const uint8_
 	struct umdev__vfio_msg msg = {0};
 	struct umdev__vfio_reply reply = {0};
 	unsigned int nr_fds = ctl & CTL_NR_FDS;
-	bool fatal = false;
+	bool fatal = false, handshake;
 	int ret;
 
 	msg.msg_id = le16(h);
@@ -177,6 +304,7 @@ static bool message_run(struct umdev__vfio_session *s, uint8_t ctl, const uint8_
 			msg.fds[msg.nr_fds++] = fd;
 	}
 	msg.nr_fds_total = msg.nr_fds;
+	handshake = s->state == VFIO_SESSION_HANDSHAKE;
 	ret = umdev__vfio_handle(s, &msg, &reply, &fatal);
 	for (unsigned int k = 0; k < VFIO_USER_RX_FDS_MAX; k++)
 		if (msg.fds[k] != -1)
@@ -188,6 +316,8 @@ static bool message_run(struct umdev__vfio_session *s, uint8_t ctl, const uint8_
 		bug("command %u failed (%d) leaving a reply", msg.command, ret);
 	if (reply.nr_fds > 1)
 		bug("command %u: reply with %u fds", msg.command, reply.nr_fds);
+	if (msg.command == 1 && (msg.flags & VFIO_USER_F_TYPE_MASK) == VFIO_USER_F_TYPE_COMMAND)
+		check_version(payload, len, msg.nr_fds_total, handshake, ret, &reply);
 	umdev__vfio_reply_free(&reply);
 	free(msg.payload);
 	return !fatal;
