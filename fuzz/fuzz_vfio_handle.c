@@ -17,6 +17,10 @@
  *    opening a session, and its reply has major 0, minor min(client's, 2) and exactly the
  *    capabilities the client proposed, with the server's values (a model written from the
  *    tables of §7.2-§7.4, parsing the request with json-c as a client library would);
+ *  - a driver DMA (umdev_dma_read/write, §10.1) that a record asks for in its header's error
+ *    field, unused in commands (bit 0 write, bits 1-7 the length 0-127, bits 8-31 the IOVA
+ *    in units of 16 bytes), made after its message: the result is the one a model of the
+ *    client's mappings predicts, and a write reads back;
  *  - after the session's teardown (§4.4) no DMA mapping, no eventfd and no session remain,
  *    config space and UART registers 1-7 read as at power-on (mtty.md §8), and the process
  *    holds exactly the fds it held before the input.
@@ -58,6 +62,7 @@ struct target {
 };
 
 static struct target targets[2];
+static bool trace; /* FUZZ_TRACE set: print every command's and DMA's result */
 
 static __attribute__((noreturn, format(printf, 1, 2))) void bug(const char *fmt, ...)
 {
@@ -150,6 +155,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 			bug("device %u has no vfio device", i);
 		state_read(&targets[i], targets[i].cfg, targets[i].uart);
 	}
+	trace = getenv("FUZZ_TRACE");
 	return 0;
 }
 
@@ -273,9 +279,75 @@ static void check_version(const uint8_t *p, size_t len, unsigned int nr_fds, boo
 	json_object_put(req);
 }
 
+/*
+ * The result §10.1 gives a driver DMA of [@iova, @iova + @len) with the mappings of @dev:
+ * -ENOTCONN without a session; -EFAULT a byte not mapped; -EPERM a mapping without the
+ * access; else fd-backed pieces copy (the fuzzer's memfds are never truncated) and the first
+ * piece without fd fails -ENOTCONN, as there is no server thread to carry it.
+ */
+static int dma_model(struct umdev__vfio_device *dev, uint64_t iova, size_t len, bool write)
+{
+	uint32_t need = write ? 2 : 1; /* VFIO_DMA_MAP_FLAG_WRITE, _READ */
+	uint64_t cur = iova, end = iova + len - 1;
+	bool perm = true, msg = false;
+	int ret = 0;
+
+	pthread_mutex_lock(&dev->lock);
+	if (!dev->session_open)
+		ret = -ENOTCONN;
+	while (ret == 0 && len) {
+		const struct umdev__dma_map *m = NULL;
+
+		for (unsigned int i = 0; i < dev->dma.nr && !m; i++) /* a plain scan, no search */
+			if (dev->dma.maps[i].iova <= cur &&
+			    cur - dev->dma.maps[i].iova < dev->dma.maps[i].size)
+				m = &dev->dma.maps[i];
+		if (!m) {
+			ret = -EFAULT;
+			break;
+		}
+		perm = perm && (m->flags & need);
+		msg = msg || m->fd < 0;
+		if (end - m->iova < m->size)
+			break;
+		cur = m->iova + m->size;
+	}
+	pthread_mutex_unlock(&dev->lock);
+	if (ret == 0 && len && !perm)
+		ret = -EPERM;
+	else if (ret == 0 && len && msg)
+		ret = -ENOTCONN;
+	return ret;
+}
+
+static void dma_probe(const struct target *t, uint32_t e)
+{
+	uint64_t iova = (uint64_t)(e >> 8) << 4;
+	size_t len = (e >> 1) & 0x7f;
+	bool write = e & 1;
+	uint8_t out[128], in[128];
+	int want = dma_model(t->dev, iova, len, write), ret;
+
+	for (size_t i = 0; i < len; i++)
+		out[i] = (uint8_t)(e + i);
+	ret = write ? umdev_dma_write(t->mdev, iova, out, len)
+		    : umdev_dma_read(t->mdev, iova, in, len);
+	if (trace)
+		fprintf(stderr, "DMA %s of %zu bytes at 0x%llx: %d\n", write ? "write" : "read",
+			len, (unsigned long long)iova, ret);
+	if (ret != want)
+		bug("DMA %s of %zu bytes at 0x%llx: %d, the model says %d",
+		    write ? "write" : "read", len, (unsigned long long)iova, ret, want);
+	if (write && ret == 0 && dma_model(t->dev, iova, len, false) == 0) {
+		if (umdev_dma_read(t->mdev, iova, in, len) != 0 || memcmp(in, out, len))
+			bug("DMA write of %zu bytes at 0x%llx does not read back", len,
+			    (unsigned long long)iova);
+	}
+}
+
 /* Hand one record to the handler. Return: false when the session must end (fatal). */
-static bool message_run(struct umdev__vfio_session *s, uint8_t ctl, const uint8_t *h,
-			const uint8_t *payload, size_t len)
+static bool message_run(const struct target *t, struct umdev__vfio_session *s, uint8_t ctl,
+			const uint8_t *h, const uint8_t *payload, size_t len)
 {
 	struct umdev__vfio_msg msg = {0};
 	struct umdev__vfio_reply reply = {0};
@@ -306,6 +378,8 @@ static bool message_run(struct umdev__vfio_session *s, uint8_t ctl, const uint8_
 	msg.nr_fds_total = msg.nr_fds;
 	handshake = s->state == VFIO_SESSION_HANDSHAKE;
 	ret = umdev__vfio_handle(s, &msg, &reply, &fatal);
+	if (trace)
+		fprintf(stderr, "command %u: %d%s\n", msg.command, ret, fatal ? ", fatal" : "");
 	for (unsigned int k = 0; k < VFIO_USER_RX_FDS_MAX; k++)
 		if (msg.fds[k] != -1)
 			bug("command %u: fd %u of the message neither adopted nor closed",
@@ -320,6 +394,8 @@ static bool message_run(struct umdev__vfio_session *s, uint8_t ctl, const uint8_
 		check_version(payload, len, msg.nr_fds_total, handshake, ret, &reply);
 	umdev__vfio_reply_free(&reply);
 	free(msg.payload);
+	if (msg.error)
+		dma_probe(t, msg.error);
 	return !fatal;
 }
 
@@ -372,7 +448,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		i += 3;
 		if (len > size - i - HDR)
 			break; /* cut short */
-		if (!message_run(s, ctl, data + i, data + i + HDR, len))
+		if (!message_run(t, s, ctl, data + i, data + i + HDR, len))
 			break;
 		i += HDR + len;
 	}

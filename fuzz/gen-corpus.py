@@ -41,10 +41,10 @@ class Session:
         self.out = bytearray([opts])
         self.msg_id = 0
 
-    def rec(self, cmd, payload=b"", ctl=0, flags=0, msg_size=None):
+    def rec(self, cmd, payload=b"", ctl=0, flags=0, msg_size=None, error=0):
         size = 16 + len(payload) if msg_size is None else msg_size
         self.out += struct.pack("<BH", ctl, len(payload))
-        self.out += struct.pack("<HHIII", self.msg_id, cmd, size, flags, 0) + payload
+        self.out += struct.pack("<HHIII", self.msg_id, cmd, size, flags, error) + payload
         self.msg_id += 1
         return self
 
@@ -126,6 +126,23 @@ def vfio_user_seeds():
     x.rec(DMA_UNMAP, struct.pack("<IIQQ", 24, 2, 0, 0))
     x.rec(DMA_MAP, struct.pack("<IIQQQ", 32, 2, 0x1000, 0x300000, 0x1000), ctl=1 | MEMFD)
     s["dma"] = x
+
+    # fuzz_vfio_handle: a driver DMA after a message, asked for in its header's error field
+    def probe(iova, length, write):
+        return (iova >> 4) << 8 | length << 1 | write
+
+    info = struct.pack("<IIII", 16, 0, 0, 0)
+    x = Session().version()
+    x.rec(DMA_MAP, struct.pack("<IIQQQ", 32, 3, 0, 0x100000, 0x10000), ctl=1 | MEMFD)
+    x.rec(DMA_MAP, struct.pack("<IIQQQ", 32, 1, 0x1000, 0x110000, 0x1000), ctl=1 | MEMFD)
+    x.rec(DMA_MAP, struct.pack("<IIQQQ", 32, 3, 0, 0x111000, 0x1000))
+    x.rec(GET_INFO, info, error=probe(0x100000, 64, 1)).rec(GET_INFO, info,
+                                                           error=probe(0x100000, 64, 0))
+    x.rec(GET_INFO, info, error=probe(0x10fff0, 32, 0)).rec(GET_INFO, info,
+                                                           error=probe(0x10fff0, 32, 1))
+    x.rec(GET_INFO, info, error=probe(0x110ff0, 32, 0)).rec(GET_INFO, info,
+                                                           error=probe(0x1ffff0, 32, 0))
+    s["dma-probe"] = x
 
     x = Session().version()
     entries = struct.pack("<QII", LCR, 0, 1) + b"\x03" + b"\0" * 7
