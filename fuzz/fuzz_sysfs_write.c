@@ -11,15 +11,18 @@
  * Besides the sanitizers, each result is checked against an independent model: libuuid's
  * uuid_parse() for create, strtoul(base 0) restricted to the kernel's kstrtoul() syntax for
  * remove, and for the attributes the store contract of umdev/mdev.h (the count or an errno)
- * plus mtty/backend's read-back (mtty.md §4.2).
+ * plus mtty/backend's read-back (mtty.md §4.2); and the process's pty and eventfd fds in each
+ * backend mode stay as many as the first time that mode was seen (no leak across switches).
  */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <uuid/uuid.h>
 
 #include "hooks.h"
@@ -35,6 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static struct umdev_mdev *mdev;
 static const struct umdev_attr *stores[MAX_STORES];
 static unsigned int nr_stores;
+static unsigned int fds_in_mode[2]; /* device_fds() in backend pty, loopback; 0: not seen */
 
 static __attribute__((noreturn, format(printf, 1, 2))) void bug(const char *fmt, ...)
 {
@@ -67,6 +71,40 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 			stores[nr_stores++] = a;
 		}
 	return 0;
+}
+
+/*
+ * The fds of the kinds a backend switch opens and closes (pty masters and slaves, eventfds),
+ * counted, and listed into @list (if non-NULL, @size bytes). Only those: libFuzzer's symbolizer
+ * keeps pipes of its own open.
+ */
+static unsigned int device_fds(char *list, size_t size)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	unsigned int nr = 0;
+	size_t n = 0;
+
+	while (d && (e = readdir(d))) {
+		char path[300], target[96];
+		ssize_t len;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+		len = readlink(path, target, sizeof(target) - 1);
+		target[len > 0 ? len : 0] = '\0';
+		if (strcmp(target, "/dev/ptmx") && strncmp(target, "/dev/pts/", 9) &&
+		    strcmp(target, "anon_inode:[eventfd]"))
+			continue;
+		nr++;
+		if (list && n + 128 < size)
+			n += (size_t)snprintf(list + n, size - n, "%s%s=%s", n ? " " : "",
+					      e->d_name, target);
+	}
+	if (d)
+		closedir(d);
+	return nr;
 }
 
 /* create: 36 or 37 bytes whose first 36 libuuid parses (it checks the same 8-4-4-4-12). */
@@ -159,6 +197,18 @@ static void check_store(const struct umdev_attr *a, const char *buf, size_t len)
 
 		if (n != (ssize_t)want + 1 || memcmp(shown, buf, want) || shown[want] != '\n')
 			bug("backend: wrote '%.*s', reads back %zd bytes", (int)want, buf, n);
+	}
+	if (!strcmp(a->name, "backend") && n > 0) {
+		unsigned int mode = shown[0] == 'l', fds = device_fds(NULL, 0);
+		char list[1024] = "";
+
+		if (!fds_in_mode[mode]) {
+			fds_in_mode[mode] = fds;
+		} else if (fds != fds_in_mode[mode]) {
+			(void)device_fds(list, sizeof(list));
+			bug("backend %s: %u pty and eventfd fds open, %u before (%s)",
+			    mode ? "loopback" : "pty", fds, fds_in_mode[mode], list);
+		}
 	}
 }
 
