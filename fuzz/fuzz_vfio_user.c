@@ -14,6 +14,11 @@
  *   bit 3  after the session, a new one must find the device at power-on: config space and
  *          UART registers 1-7 of every port read as right after creation (mtty.md §8,
  *          vfio-user.md §4.4 step 5: teardown resets)
+ *   bit 4  a driver thread makes DMA transfers during the session (§10.1): 16-byte reads and
+ *          8-byte writes at IOVA 0x200000, alternately, up to DMA_TRANSFERS of them. A
+ *          mapping there without fd turns them into DMA_READ/DMA_WRITE requests to the client
+ *          (§8.12); the client then holds back each of its own reply records (type 1) until
+ *          a request has arrived for it to answer, for at most HOLD_MS
  *
  * Records:
  *
@@ -37,7 +42,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +73,10 @@
 #define OPT_BUSY 0x2u
 #define OPT_BUSY_NO_REPLY 0x4u
 #define OPT_CHECK_RESET 0x8u
+#define OPT_DMA 0x10u
+#define DMA_IOVA 0x200000u
+#define DMA_TRANSFERS 4
+#define HOLD_MS 20 /* longest wait for a DMA request before sending a reply record anyway */
 #define STATE_MAX (256 + 2 * 7) /* config space, UART offsets 1-7 of two ports */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -75,6 +86,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 struct chunk {
 	size_t off, len; /* in the wire buffer */
 	unsigned int nr_fds, kind;
+	bool reply; /* the first chunk of a record of type 1 */
 };
 
 /* A record's header as sent, for the order check of the replies. */
@@ -97,6 +109,17 @@ struct conn {
 	unsigned int nr_kept;
 	uint8_t *state; /* non-NULL: the data of successful REGION_READs is appended here */
 	size_t state_len;
+	bool hold; /* OPT_DMA: reply records wait for a request (see the top of this file) */
+	unsigned int requests, released; /* DMA requests received, reply records sent */
+	uint64_t hold_until; /* 0: not holding */
+};
+
+/* The driver thread of OPT_DMA. */
+struct dma_thread {
+	pthread_t thread;
+	struct umdev_mdev *mdev;
+	atomic_bool stop; /* set once the session ended */
+	unsigned int done; /* transfers that reached the client (no -ENOTCONN or -EFAULT) */
 };
 
 /* A device and what a new session reads from it at power-on (OPT_CHECK_RESET). */
@@ -216,7 +239,8 @@ static int conn_build(struct conn *c, const uint8_t *data, size_t size)
 		*ch = (struct chunk){.off = off,
 				     .len = HDR + len,
 				     .nr_fds = ctl & CTL_NR_FDS,
-				     .kind = (ctl >> CTL_KIND_SHIFT) & 3};
+				     .kind = (ctl >> CTL_KIND_SHIFT) & 3,
+				     .reply = (le32(h + 8) & 0xf) == 1};
 		if ((ctl & CTL_SPLIT) && len) {
 			ch[1] = ch[0];
 			ch[0].len = HDR;
@@ -245,6 +269,17 @@ static bool conn_send(struct conn *c)
 		int fds[CTL_NR_FDS];
 		unsigned int nr = 0;
 		ssize_t r;
+
+		if (c->pos == 0 && ch->reply && c->hold && c->requests <= c->released) {
+			if (!c->hold_until)
+				c->hold_until = now_ms() + HOLD_MS;
+			if (now_ms() < c->hold_until)
+				return true; /* no request to answer yet: wait for one */
+		}
+		if (c->pos == 0 && ch->reply) {
+			c->hold_until = 0;
+			c->released++;
+		}
 
 		if (c->pos == 0 && ch->nr_fds) {
 			struct cmsghdr *cm;
@@ -305,6 +340,7 @@ static void check_message(struct conn *c, const uint8_t *h, const uint8_t *paylo
 	if ((flags & 0xf) == 0) { /* a command from the server: only DMA (§8.12) */
 		if (command != 11 && command != 12)
 			bug("server sent command %u", command);
+		c->requests++;
 		return;
 	}
 	if ((flags & 0xf) != 1)
@@ -469,19 +505,43 @@ static void busy_probe(const char *path, bool no_reply)
 		    no_reply ? "none" : "one EBUSY reply");
 }
 
+static void *dma_main(void *arg)
+{
+	struct dma_thread *t = arg;
+	uint8_t buf[16];
+
+	while (!atomic_load(&t->stop) && t->done < DMA_TRANSFERS) {
+		int ret = t->done & 1 ? umdev_dma_write(t->mdev, DMA_IOVA, buf, 8)
+				      : umdev_dma_read(t->mdev, DMA_IOVA, buf, sizeof(buf));
+
+		if (ret > 0 || ret < -4095)
+			bug("umdev_dma_%s returned %d", t->done & 1 ? "write" : "read", ret);
+		if (ret == -ENOTCONN || ret == -EFAULT || ret == -EPERM)
+			usleep(100); /* no session or no mapping yet */
+		else
+			t->done++;
+	}
+	return NULL;
+}
+
 /*
  * One session: the messages of @records (the record format above) on @path, with the busy
  * probe of @opt, and the checks of check_message(). Return: the bytes appended to @state.
  */
-static size_t session_run(const char *path, unsigned int opt, const uint8_t *records, size_t size,
-			  uint8_t *state)
+static size_t session_run(struct umdev_mdev *mdev, unsigned int opt, const uint8_t *records,
+			  size_t size, uint8_t *state)
 {
-	struct conn c = {.fd = -1, .state = state};
+	struct conn c = {.fd = -1, .state = state, .hold = opt & OPT_DMA};
+	struct dma_thread dma = {.mdev = mdev};
 	bool sending = true, open = true;
+	const char *path;
 	uint64_t idle_since;
 
 	if (conn_build(&c, records, size) < 0)
 		bug("out of memory");
+	if ((opt & OPT_DMA) && pthread_create(&dma.thread, NULL, dma_main, &dma))
+		bug("pthread_create failed");
+	path = fuzz_mtty_socket(mdev);
 	c.fd = client_connect(path);
 	if (opt & OPT_BUSY)
 		busy_probe(path, opt & OPT_BUSY_NO_REPLY);
@@ -496,9 +556,9 @@ static size_t session_run(const char *path, unsigned int opt, const uint8_t *rec
 
 		if (sending && !(sending = conn_send(&c)))
 			(void)shutdown(c.fd, SHUT_WR); /* the server reads EOF, ends the session */
-		if (sending)
-			p.events |= POLLOUT;
-		if (poll(&p, 1, 100) < 0 && errno != EINTR)
+		if (sending && !c.hold_until)
+			p.events |= POLLOUT; /* not while holding a reply back: that would spin */
+		if (poll(&p, 1, c.hold_until ? 5 : 100) < 0 && errno != EINTR)
 			bug("poll: %s", strerror(errno));
 		if (p.revents & (POLLIN | POLLHUP | POLLERR))
 			open = conn_recv(&c);
@@ -507,6 +567,10 @@ static size_t session_run(const char *path, unsigned int opt, const uint8_t *rec
 		else if (now_ms() - idle_since > STALL_MS)
 			bug("server stalled: %u of %u chunks sent, no reply or EOF for %d ms",
 			    c.cur, c.nr_chunks, STALL_MS);
+	}
+	if (opt & OPT_DMA) { /* the session is over: waiting transfers failed -ENOTCONN */
+		atomic_store(&dma.stop, true);
+		pthread_join(dma.thread, NULL);
 	}
 	conn_free(&c);
 	return c.state_len;
@@ -545,7 +609,7 @@ static size_t state_read(const struct target *t, uint8_t state[STATE_MAX])
 			p[12] = 1;
 			record_add(records, &len, 9, p, 16);
 		}
-	return session_run(fuzz_mtty_socket(t->mdev), 0, records, len, state);
+	return session_run(t->mdev, 0, records, len, state);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -575,7 +639,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	check_fds();
 	t = &targets[data[0] & OPT_DEVICE];
-	(void)session_run(fuzz_mtty_socket(t->mdev), data[0], data + 1, size - 1, NULL);
+	(void)session_run(t->mdev, data[0], data + 1, size - 1, NULL);
 	if (!(data[0] & OPT_CHECK_RESET))
 		return 0;
 	n = state_read(t, state);

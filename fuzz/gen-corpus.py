@@ -33,7 +33,7 @@ QEMU_CAPS = (b'{"capabilities": {"max_msg_fds": 16, "max_data_xfer_size": 104857
              b'"max_bitmap_size": 268435456}, "write_multiple": true}}')
 
 
-BUSY, BUSY_NO_REPLY, CHECK_RESET = 0x2, 0x4, 0x8  # option byte (fuzz_vfio_user.c); bit 0 is the device
+BUSY, BUSY_NO_REPLY, CHECK_RESET, DMA = 0x2, 0x4, 0x8, 0x10  # option byte (fuzz_vfio_user.c); bit 0 is the device
 
 
 class Session:
@@ -143,6 +143,20 @@ def vfio_user_seeds():
     x.rec(GET_INFO, info, error=probe(0x110ff0, 32, 0)).rec(GET_INFO, info,
                                                            error=probe(0x1ffff0, 32, 0))
     s["dma-probe"] = x
+
+    # fuzz_vfio_user: a driver thread reads 16 and writes 8 bytes at 0x200000 in turn; the
+    # client answers its DMA_READ/DMA_WRITE requests, msg_id 0, 1, 2, ... (§8.12)
+    for name, caps in (("dma-msg", QEMU_CAPS),
+                       ("dma-msg-small-xfer", b'{"capabilities":{"max_data_xfer_size":4}}'),
+                       ("dma-msg-twin", b'{"capabilities":{"twin_socket":{"supported":true}}}')):
+        x = Session(DMA).version(caps)
+        x.rec(DMA_MAP, struct.pack("<IIQQQ", 32, 3, 0, 0x200000, 0x1000))
+        x.msg_id = 0
+        x.rec(DMA_READ, struct.pack("<QQ", 0x200000, 16) + bytes(range(16)), flags=TYPE_REPLY)
+        x.rec(DMA_WRITE, struct.pack("<QQ", 0x200000, 8), flags=TYPE_REPLY)
+        x.rec(DMA_READ, b"", flags=TYPE_REPLY | 0x20, error=5)
+        x.rec(DMA_WRITE, struct.pack("<QI", 0x200000, 8), flags=TYPE_REPLY)
+        s[name] = x
 
     x = Session().version()
     entries = struct.pack("<QII", LCR, 0, 1) + b"\x03" + b"\0" * 7
