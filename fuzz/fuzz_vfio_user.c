@@ -17,8 +17,9 @@
  *   bit 4  a driver thread makes DMA transfers during the session (§10.1): 16-byte reads and
  *          8-byte writes at IOVA 0x200000, alternately, up to DMA_TRANSFERS of them. A
  *          mapping there without fd turns them into DMA_READ/DMA_WRITE requests to the client
- *          (§8.12); the client then holds back each of its own reply records (type 1) until
- *          a request has arrived for it to answer, for at most HOLD_MS
+ *          (§8.12). Once it has sent such a mapping, and until the server refused it, the
+ *          client holds back each of its own reply records (type 1) until a request has
+ *          arrived for it to answer, waiting HOLD_MS at most in all
  *
  * Records:
  *
@@ -76,7 +77,7 @@
 #define OPT_DMA 0x10u
 #define DMA_IOVA 0x200000u
 #define DMA_TRANSFERS 4
-#define HOLD_MS 20 /* longest wait for a DMA request before sending a reply record anyway */
+#define HOLD_MS 50 /* per session: longest wait for DMA requests, then replies go anyway */
 #define STATE_MAX (256 + 2 * 7) /* config space, UART offsets 1-7 of two ports */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -87,11 +88,13 @@ struct chunk {
 	size_t off, len; /* in the wire buffer */
 	unsigned int nr_fds, kind;
 	bool reply; /* the first chunk of a record of type 1 */
+	bool dma_map; /* the first chunk of a dma_map_msg() record */
 };
 
 /* A record's header as sent, for the order check of the replies. */
 struct sent {
 	uint16_t msg_id, command;
+	bool dma_map; /* a DMA_MAP without fd covering the driver thread's transfers */
 };
 
 struct conn {
@@ -110,8 +113,10 @@ struct conn {
 	uint8_t *state; /* non-NULL: the data of successful REGION_READs is appended here */
 	size_t state_len;
 	bool hold; /* OPT_DMA: reply records wait for a request (see the top of this file) */
+	unsigned int maps_sent, maps_refused; /* dma_map_msg() records */
 	unsigned int requests, released; /* DMA requests received, reply records sent */
-	uint64_t hold_until; /* 0: not holding */
+	uint64_t hold_deadline; /* set at the first hold: no holding after it; 0: none yet */
+	bool holding; /* a reply record waits now */
 };
 
 /* The driver thread of OPT_DMA. */
@@ -206,6 +211,23 @@ static int fd_make(unsigned int kind)
 	return fd;
 }
 
+static uint64_t le64(const uint8_t *p)
+{
+	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
+}
+
+/* Whether the record of header @h is a DMA_MAP without fd whose range holds OPT_DMA's. */
+static bool dma_map_msg(const uint8_t *h, size_t len, uint8_t ctl)
+{
+	uint64_t iova, size;
+
+	if (le16(h + 2) != 2 || (le32(h + 8) & 0xf) || (ctl & CTL_NR_FDS) || len < 32)
+		return false;
+	iova = le64(h + HDR + 16);
+	size = le64(h + HDR + 24);
+	return iova <= DMA_IOVA && size >= 16 && DMA_IOVA + 16 - iova <= size;
+}
+
 /* Lay the records of @data out as the bytes to send. Return: 0 or -ENOMEM. */
 static int conn_build(struct conn *c, const uint8_t *data, size_t size)
 {
@@ -235,18 +257,22 @@ static int conn_build(struct conn *c, const uint8_t *data, size_t size)
 			for (int b = 0; b < 4; b++)
 				h[4 + b] = (uint8_t)(msg_size >> (8 * b));
 		}
-		c->sent[c->nr_sent++] = (struct sent){le16(h), le16(h + 2)};
+		c->sent[c->nr_sent++] =
+		    (struct sent){le16(h), le16(h + 2), dma_map_msg(h, len, ctl)};
 		*ch = (struct chunk){.off = off,
 				     .len = HDR + len,
 				     .nr_fds = ctl & CTL_NR_FDS,
 				     .kind = (ctl >> CTL_KIND_SHIFT) & 3,
-				     .reply = (le32(h + 8) & 0xf) == 1};
+				     .reply = (le32(h + 8) & 0xf) == 1,
+				     .dma_map = c->sent[c->nr_sent - 1].dma_map};
 		if ((ctl & CTL_SPLIT) && len) {
 			ch[1] = ch[0];
 			ch[0].len = HDR;
 			ch[0].nr_fds = 0;
 			ch[1].off += HDR;
 			ch[1].len = len;
+			ch[1].reply = ch[1].dma_map =
+			    false; /* counted at the record's first chunk */
 			c->nr_chunks++;
 		}
 		c->nr_chunks++;
@@ -270,16 +296,18 @@ static bool conn_send(struct conn *c)
 		unsigned int nr = 0;
 		ssize_t r;
 
-		if (c->pos == 0 && ch->reply && c->hold && c->requests <= c->released) {
-			if (!c->hold_until)
-				c->hold_until = now_ms() + HOLD_MS;
-			if (now_ms() < c->hold_until)
+		if (c->pos == 0 && ch->reply && c->hold && c->maps_sent > c->maps_refused &&
+		    c->requests <= c->released) {
+			if (!c->hold_deadline)
+				c->hold_deadline = now_ms() + HOLD_MS;
+			c->holding = now_ms() < c->hold_deadline;
+			if (c->holding)
 				return true; /* no request to answer yet: wait for one */
 		}
-		if (c->pos == 0 && ch->reply) {
-			c->hold_until = 0;
+		if (c->pos == 0 && ch->reply)
 			c->released++;
-		}
+		if (c->pos == 0 && ch->dma_map)
+			c->maps_sent++;
 
 		if (c->pos == 0 && ch->nr_fds) {
 			struct cmsghdr *cm;
@@ -355,6 +383,8 @@ static void check_message(struct conn *c, const uint8_t *h, const uint8_t *paylo
 			c->cursor++;
 		if (c->cursor == c->nr_sent)
 			bug("reply (msg_id %u, command %u) to no request", msg_id, command);
+		if (c->sent[c->cursor].dma_map && (flags & 0x20))
+			c->maps_refused++;
 		c->cursor++;
 	}
 	if (command == 1 && !(flags & 0x20))
@@ -556,9 +586,9 @@ static size_t session_run(struct umdev_mdev *mdev, unsigned int opt, const uint8
 
 		if (sending && !(sending = conn_send(&c)))
 			(void)shutdown(c.fd, SHUT_WR); /* the server reads EOF, ends the session */
-		if (sending && !c.hold_until)
+		if (sending && !c.holding)
 			p.events |= POLLOUT; /* not while holding a reply back: that would spin */
-		if (poll(&p, 1, c.hold_until ? 5 : 100) < 0 && errno != EINTR)
+		if (poll(&p, 1, c.holding ? 1 : 100) < 0 && errno != EINTR)
 			bug("poll: %s", strerror(errno));
 		if (p.revents & (POLLIN | POLLHUP | POLLERR))
 			open = conn_recv(&c);
