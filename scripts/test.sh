@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# The test command (README, .ci/run): install the dependencies, build three configurations
+# The test command (README, .ci/run): install the dependencies, build four configurations
 # and run the meson test suites each one is for (STYLE.md §7, §9):
 #
 #   build       plain, -Dwerror=true     unit tree style functional interop
 #   build-asan  ASan + UBSan             unit tree functional
 #   build-tsan  TSan                     stress unit
+#   build-fuzz  clang, libFuzzer, ASan + UBSan   fuzz (about a minute; docs/fuzzing.md)
 #
 # Suites without tests are skipped, so the table can name suites before they exist. Failing
 # tests' logs are printed. The last line is "N passed, M failed", counted from each run's
@@ -20,11 +21,12 @@ export ASAN_OPTIONS=halt_on_error=1:print_stacktrace=1:abort_on_error=0
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
 
-# name | meson options | suites
+# name | meson options, after any VAR=value words for meson's environment (CC=clang) | suites
 configs=(
 	"build|-Dwerror=true|unit tree vfio style functional interop unit@valgrind vfio@valgrind"
 	"build-asan|-Db_sanitize=address,undefined -Db_lundef=false|unit tree vfio functional"
 	"build-tsan|-Db_sanitize=thread|stress unit"
+	"build-fuzz|CC=clang -Dfuzz=true -Dtests=false -Db_sanitize=address,undefined -Db_lundef=false|fuzz"
 )
 
 passed=0
@@ -67,11 +69,17 @@ fi
 for entry in "${configs[@]}"; do
 	IFS='|' read -r dir opts suites <<<"$entry"
 	echo "=== $dir: configure and build ($opts)"
-	# shellcheck disable=SC2086 # opts is a list of words
+	# leading VAR=value words are meson's environment (the compiler is chosen at setup)
+	envs=()
+	read -ra words <<<"$opts"
+	while ((${#words[@]})) && [[ ${words[0]} == [A-Z]*=* ]]; do
+		envs+=("${words[0]}")
+		words=("${words[@]:1}")
+	done
 	if [[ -d $dir/meson-private ]]; then
-		setup=(meson setup --reconfigure "$dir" $opts)
+		setup=(env "${envs[@]}" meson setup --reconfigure "$dir" "${words[@]}")
 	else
-		setup=(meson setup "$dir" $opts)
+		setup=(env "${envs[@]}" meson setup "$dir" "${words[@]}")
 	fi
 	if ! "${setup[@]}" || ! ninja -C "$dir"; then
 		echo "=== $dir: BUILD FAILED"

@@ -5,8 +5,8 @@
 set -euo pipefail
 clang_format=$1
 cd "$2"
-mapfile -d '' files < <(find src include tests bench -type f \( -name '*.c' -o -name '*.h' \) \
-	-print0 | sort -z)
+mapfile -d '' files < <(find src include tests bench fuzz -type f \
+	\( -name '*.c' -o -name '*.h' \) -print0 | sort -z)
 ((${#files[@]})) || { echo "no C files found" >&2; exit 1; }
 "$clang_format" --dry-run --Werror "${files[@]}"
 echo "${#files[@]} files clang-formatted"
