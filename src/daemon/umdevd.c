@@ -421,6 +421,7 @@ static void daemon_stop(struct daemon *d)
 {
 	unsigned int n;
 
+	umdev_vfio_shutdown(); /* no removal waits T_req for a client from here (V-5, §3.3) */
 	n = umdev__core_remove_all();
 	umdev_log(UMDEV_LOG_INFO, "removed %u mdev%s", n, n == 1 ? "" : "s");
 	mtty_parent_remove(d->mtty); /* also removes mdevs remove_all skipped (mid-create) */
