@@ -14,7 +14,8 @@ exe=$1 target=$2 seconds=$3 src=$4 build=$5
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
-opts=(-timeout=20 -rss_limit_mb=2048 -print_final_stats=1)
+# libFuzzer exits 77 on a crash by default, which meson reads as "skipped": make it fail
+opts=(-timeout=20 -rss_limit_mb=2048 -print_final_stats=1 -error_exitcode=1 -timeout_exitcode=1)
 if [[ -f $src/$target.options ]]; then
 	mapfile -t extra < <(grep -v '^#' "$src/$target.options")
 	opts+=("${extra[@]}")

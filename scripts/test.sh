@@ -26,7 +26,7 @@ configs=(
 	"build|-Dwerror=true|unit tree vfio style functional interop unit@valgrind vfio@valgrind"
 	"build-asan|-Db_sanitize=address,undefined -Db_lundef=false|unit tree vfio functional"
 	"build-tsan|-Db_sanitize=thread|stress unit"
-	"build-fuzz|CC=clang -Dfuzz=true -Dtests=false -Db_sanitize=address,undefined -Db_lundef=false|fuzz"
+	"build-fuzz|CC=clang -Dwerror=true -Dfuzz=true -Dtests=false -Db_sanitize=address,undefined -Db_lundef=false|fuzz"
 )
 
 passed=0
