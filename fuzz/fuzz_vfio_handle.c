@@ -3,7 +3,7 @@
  * libFuzzer target: the vfio-user command handler umdev__vfio_handle() (src/vfio/session.c)
  * called directly, without the socket and the server thread, against live mtty devices:
  * the same inputs as fuzz_vfio_user (its seeds, dictionary and options are this target's
- * too, by symlink), run about twice as fast and deterministically. Framing is the server's
+ * too, by symlink), run several times faster and deterministically. Framing is the server's
  * and is not reached here; fuzz_vfio_user covers it.
  *
  * Input: the format of fuzz_vfio_user.c. Option bit 0 picks the device; the other option bits

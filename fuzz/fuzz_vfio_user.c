@@ -15,11 +15,13 @@
  *          UART registers 1-7 of every port read as right after creation (mtty.md §8,
  *          vfio-user.md §4.4 step 5: teardown resets)
  *   bit 4  a driver thread makes DMA transfers during the session (§10.1): 16-byte reads and
- *          8-byte writes at IOVA 0x200000, alternately, up to DMA_TRANSFERS of them. A
- *          mapping there without fd turns them into DMA_READ/DMA_WRITE requests to the client
- *          (§8.12). Once it has sent such a mapping, and until the server refused it, the
- *          client holds back each of its own reply records (type 1) until a request has
- *          arrived for it to answer, waiting HOLD_MS at most in all
+ *          8-byte writes at IOVA 0x200000, alternately, up to DMA_TRANSFERS of them, from the
+ *          moment the client sent a DMA_MAP without fd covering them (retrying DMA_TRIES
+ *          times, 100 us apart, while that mapping is not in place). Such a mapping turns them
+ *          into DMA_READ/DMA_WRITE requests to the client (§8.12). Once it has sent one, and
+ *          until the server refused it, the client holds back each of its own reply records
+ *          (type 1) until a request has arrived for it to answer, waiting HOLD_MS at most in
+ *          all
  *
  * Records:
  *
@@ -77,7 +79,8 @@
 #define OPT_DMA 0x10u
 #define DMA_IOVA 0x200000u
 #define DMA_TRANSFERS 4
-#define HOLD_MS 50 /* per session: longest wait for DMA requests, then replies go anyway */
+#define DMA_TRIES 50 /* attempts 100 us apart while the session or the mapping is missing */
+#define HOLD_MS 10 /* per session: longest wait for DMA requests, then replies go anyway */
 #define STATE_MAX (256 + 2 * 7) /* config space, UART offsets 1-7 of two ports */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -113,6 +116,7 @@ struct conn {
 	uint8_t *state; /* non-NULL: the data of successful REGION_READs is appended here */
 	size_t state_len;
 	bool hold; /* OPT_DMA: reply records wait for a request (see the top of this file) */
+	struct dma_thread *dma; /* OPT_DMA: told when a dma_map_msg() record is sent */
 	unsigned int maps_sent, maps_refused; /* dma_map_msg() records */
 	unsigned int requests, released; /* DMA requests received, reply records sent */
 	uint64_t hold_deadline; /* set at the first hold: no holding after it; 0: none yet */
@@ -123,6 +127,9 @@ struct conn {
 struct dma_thread {
 	pthread_t thread;
 	struct umdev_mdev *mdev;
+	pthread_mutex_t lock; /* protects go; the thread waits on cond for go or stop */
+	pthread_cond_t cond;
+	bool go; /* the client sent a DMA_MAP without fd covering DMA_IOVA */
 	atomic_bool stop; /* set once the session ended */
 	unsigned int done; /* transfers that reached the client (no -ENOTCONN or -EFAULT) */
 };
@@ -172,6 +179,41 @@ static unsigned int nr_open_fds(void)
 		n++;
 	closedir(d);
 	return n;
+}
+
+/* For a stall report: every thread's state and wait channel, and the open fds, to stderr. */
+static void threads_dump(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		char path[300], stat[256] = "", wchan[64] = "";
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/stat", e->d_name);
+		f = fopen(path, "r");
+		if (f) {
+			if (!fgets(stat, sizeof(stat), f))
+				stat[0] = '\0';
+			fclose(f);
+		}
+		snprintf(path, sizeof(path), "/proc/self/task/%s/wchan", e->d_name);
+		f = fopen(path, "r");
+		if (f) {
+			if (!fgets(wchan, sizeof(wchan), f))
+				wchan[0] = '\0';
+			fclose(f);
+		}
+		stat[strcspn(stat, "\n")] = '\0';
+		fprintf(stderr, "fuzz_vfio_user: thread %s wchan %s: %.80s\n", e->d_name, wchan,
+			stat);
+	}
+	if (d)
+		closedir(d);
+	fprintf(stderr, "fuzz_vfio_user: %u fds open, %u at start\n", nr_open_fds(), fd_baseline);
 }
 
 static uint64_t now_ms(void)
@@ -306,8 +348,13 @@ static bool conn_send(struct conn *c)
 		}
 		if (c->pos == 0 && ch->reply)
 			c->released++;
-		if (c->pos == 0 && ch->dma_map)
+		if (c->pos == 0 && ch->dma_map && c->dma) {
 			c->maps_sent++;
+			pthread_mutex_lock(&c->dma->lock);
+			c->dma->go = true;
+			pthread_cond_signal(&c->dma->cond);
+			pthread_mutex_unlock(&c->dma->lock);
+		}
 
 		if (c->pos == 0 && ch->nr_fds) {
 			struct cmsghdr *cm;
@@ -516,8 +563,10 @@ static void busy_probe(const char *path, bool no_reply)
 		struct pollfd p = {.fd = fd, .events = POLLIN};
 		ssize_t r;
 
-		if (poll(&p, 1, STALL_MS) != 1)
+		if (poll(&p, 1, STALL_MS) != 1) {
+			threads_dump();
 			bug("busy probe: no reply or EOF for %d ms", STALL_MS);
+		}
 		r = recv(fd, got + have, sizeof(got) - have, 0);
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -538,18 +587,25 @@ static void busy_probe(const char *path, bool no_reply)
 static void *dma_main(void *arg)
 {
 	struct dma_thread *t = arg;
-	uint8_t buf[16];
+	unsigned int tries = 0;
+	uint8_t buf[16] = {0};
 
-	while (!atomic_load(&t->stop) && t->done < DMA_TRANSFERS) {
+	pthread_mutex_lock(&t->lock);
+	while (!t->go && !atomic_load(&t->stop))
+		pthread_cond_wait(&t->cond, &t->lock);
+	pthread_mutex_unlock(&t->lock);
+	while (!atomic_load(&t->stop) && t->done < DMA_TRANSFERS && tries < DMA_TRIES) {
 		int ret = t->done & 1 ? umdev_dma_write(t->mdev, DMA_IOVA, buf, 8)
 				      : umdev_dma_read(t->mdev, DMA_IOVA, buf, sizeof(buf));
 
 		if (ret > 0 || ret < -4095)
 			bug("umdev_dma_%s returned %d", t->done & 1 ? "write" : "read", ret);
-		if (ret == -ENOTCONN || ret == -EFAULT || ret == -EPERM)
-			usleep(100); /* no session or no mapping yet */
-		else
+		if (ret == -ENOTCONN || ret == -EFAULT || ret == -EPERM) {
+			tries++;
+			usleep(100); /* the mapping is not in place (yet) */
+		} else {
 			t->done++;
+		}
 	}
 	return NULL;
 }
@@ -562,7 +618,8 @@ static size_t session_run(struct umdev_mdev *mdev, unsigned int opt, const uint8
 			  size_t size, uint8_t *state)
 {
 	struct conn c = {.fd = -1, .state = state, .hold = opt & OPT_DMA};
-	struct dma_thread dma = {.mdev = mdev};
+	struct dma_thread dma = {
+	    .mdev = mdev, .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 	bool sending = true, open = true;
 	const char *path;
 	uint64_t idle_since;
@@ -571,6 +628,8 @@ static size_t session_run(struct umdev_mdev *mdev, unsigned int opt, const uint8
 		bug("out of memory");
 	if ((opt & OPT_DMA) && pthread_create(&dma.thread, NULL, dma_main, &dma))
 		bug("pthread_create failed");
+	if (opt & OPT_DMA)
+		c.dma = &dma;
 	path = fuzz_mtty_socket(mdev);
 	c.fd = client_connect(path);
 	if (opt & OPT_BUSY)
@@ -592,14 +651,19 @@ static size_t session_run(struct umdev_mdev *mdev, unsigned int opt, const uint8
 			bug("poll: %s", strerror(errno));
 		if (p.revents & (POLLIN | POLLHUP | POLLERR))
 			open = conn_recv(&c);
-		if (c.rlen != before || c.cur != cur || c.pos != pos || p.revents)
+		if (c.rlen != before || c.cur != cur || c.pos != pos || p.revents) {
 			idle_since = now_ms();
-		else if (now_ms() - idle_since > STALL_MS)
+		} else if (now_ms() - idle_since > STALL_MS) {
+			threads_dump();
 			bug("server stalled: %u of %u chunks sent, no reply or EOF for %d ms",
 			    c.cur, c.nr_chunks, STALL_MS);
+		}
 	}
 	if (opt & OPT_DMA) { /* the session is over: waiting transfers failed -ENOTCONN */
+		pthread_mutex_lock(&dma.lock);
 		atomic_store(&dma.stop, true);
+		pthread_cond_signal(&dma.cond);
+		pthread_mutex_unlock(&dma.lock);
 		pthread_join(dma.thread, NULL);
 	}
 	conn_free(&c);

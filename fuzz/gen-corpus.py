@@ -33,7 +33,8 @@ QEMU_CAPS = (b'{"capabilities": {"max_msg_fds": 16, "max_data_xfer_size": 104857
              b'"max_bitmap_size": 268435456}, "write_multiple": true}}')
 
 
-BUSY, BUSY_NO_REPLY, CHECK_RESET, DMA = 0x2, 0x4, 0x8, 0x10  # option byte (fuzz_vfio_user.c); bit 0 is the device
+# the option byte of fuzz_vfio_user.c; bit 0 is the device
+BUSY, BUSY_NO_REPLY, CHECK_RESET, DMA = 0x2, 0x4, 0x8, 0x10
 
 
 class Session:

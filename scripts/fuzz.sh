@@ -40,8 +40,11 @@ for t in "${targets[@]}"; do
 		-print_final_stats=1 -dict="fuzz/$t.dict" -artifact_prefix="$artifacts/" \
 		"${extra[@]}" "$corpus" "fuzz/corpus/$t" >"$log" 2>&1
 	rc=$?
-	grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)|^stat::(number_of_executed_units|average_exec_per_sec)' "$log"
-	echo "corpus: $(find "$corpus" -type f | wc -l) files; artifacts: $(find "$artifacts" -type f | wc -l); exit status $rc"
+	grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)' "$log"
+	grep -E '^stat::(number_of_executed_units|average_exec_per_sec)' "$log"
+	nr_corpus=$(find "$corpus" -type f | wc -l)
+	nr_crashes=$(find "$artifacts" -type f | wc -l)
+	echo "corpus: $nr_corpus files; artifacts: $nr_crashes; exit status $rc"
 	((rc == 0)) || status=1
 done
 exit $status
