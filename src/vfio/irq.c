@@ -249,8 +249,17 @@ int umdev__irq_set(struct umdev__vfio_device *dev, struct umdev__vfio_msg *msg,
 			ch.action = UMDEV_IRQ_RELEASED;
 			for (unsigned int v = 0; v < umdev__irq_count(dev, index); v++)
 				close_fd(trigger_slot(dev, index, v));
-			if (index == VFIO_PCI_INTX_IRQ_INDEX)
+			if (index == VFIO_PCI_INTX_IRQ_INDEX) {
 				close_fd(&dev->irq.intx_unmask);
+				/*
+				 * INTx is disabled: the next enable starts unmasked, as the
+				 * kernel's vfio_intx_enable() does (masked = virq_disabled).
+				 * A mask kept from a signal the client dropped with its
+				 * eventfd would never be lifted: the client has nothing
+				 * pending to EOI, so it sends no UNMASK (T-50).
+				 */
+				dev->irq.intx_masked = false;
+			}
 		} else if (data == VFIO_IRQ_SET_DATA_EVENTFD) {
 			ch.action = msg->nr_fds ? UMDEV_IRQ_ASSIGNED : UMDEV_IRQ_RELEASED;
 			for (unsigned int i = 0; i < count; i++) {

@@ -592,6 +592,40 @@ static void test_T55_T56_irq_rules(void **state)
 	close(e2);
 }
 
+/*
+ * INTx torn down while automasked, then installed again, as QEMU does around MSI use
+ * (vfio_intx_disable(): ACTION_TRIGGER | DATA_NONE with count 0; vfio_intx_enable(): a new
+ * trigger eventfd). The kernel starts a newly enabled INTx unmasked (vfio_intx_enable():
+ * masked = virq_disabled), and QEMU sends no ACTION_UNMASK after it (nothing is pending on
+ * its side): a level still high must signal the new eventfd at once (T-50), or the line is
+ * dead for good.
+ */
+static void test_T50_T54_intx_installed_again_starts_unmasked(void **state)
+{
+	struct fx *f = *state;
+	int efd, msi;
+
+	fx_create(f, 2, NULL);
+	efd = install(f, 0);
+	set_reg(f, 1, IER, 0x02); /* THRE on port 1: C rises, signal, automask */
+	assert_int_equal(ev_wait(efd, 1000), 1);
+	assert_int_equal(vc_set_irqs(f->fd, ACTION_TRIGGER | DATA_NONE, 0, 0, 0, NULL, 0), 0);
+	close(efd);
+	efd = install(f, 0); /* C is still true */
+	assert_int_equal(ev_wait(efd, 1000), 1);
+	/* the same through MSI (T-54): INTx masked, torn down, MSI used, INTx back */
+	assert_int_equal(vc_set_irqs(f->fd, ACTION_TRIGGER | DATA_NONE, 0, 0, 0, NULL, 0), 0);
+	close(efd);
+	msi = install(f, 1);
+	assert_int_equal(ev_wait(msi, 1000), 1);
+	assert_int_equal(vc_set_irqs(f->fd, ACTION_TRIGGER | DATA_NONE, 1, 0, 0, NULL, 0), 0);
+	close(msi);
+	efd = install(f, 0);
+	assert_int_equal(ev_wait(efd, 1000), 1);
+	assert_int_equal(ev_wait(efd, 50), 0); /* automasked again */
+	close(efd);
+}
+
 /* ---- reset (§8) ---- */
 
 static void test_T68_T71_reset_registers_keep_eventfd(void **state)
@@ -1135,6 +1169,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_T52_intx_disable, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_T53_T54_msi_edges, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_T55_T56_irq_rules, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_T50_T54_intx_installed_again_starts_unmasked,
+					    fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_T68_T71_reset_registers_keep_eventfd, fx_setup,
 					    fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_T12_T13_backend_attribute, fx_setup, fx_teardown),
