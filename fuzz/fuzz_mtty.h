@@ -10,6 +10,8 @@
 #include <stdbool.h>
 
 #include "umdev/mdev.h"
+#include "umdev/pci.h"
+#include "umdev/vfio.h"
 
 /**
  * fuzz_mtty_start() - start the vfio module and register the mtty driver and its parent.

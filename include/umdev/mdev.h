@@ -3,7 +3,9 @@
  * umdev/mdev.h - the mdev core's public API: what a vendor driver uses to register an mdev
  * driver and its parents, and what umdevd uses to create and remove mdevs.
  *
- * Mirrors the kernel's include/linux/mdev.h with a `umdev_` prefix. Contract: mdev.md §5
+ * Mirrors the kernel's include/linux/mdev.h with a `umdev_` prefix; the vfio device model of
+ * an mdev (regions, irqs, DMA) is in umdev/vfio.h, the PCI config-space helper in umdev/pci.h,
+ * and the declaration of a loadable driver module in umdev/module.h. Contract: mdev.md §5
  * (../shared/spec/mdev.md); sequences §4. Errors are negative errno values. Every function
  * here is thread-safe unless it says otherwise.
  */
@@ -21,7 +23,7 @@ extern "C" {
 #endif
 
 struct umdev_mdev; /* an mdev device; opaque, owned by the core */
-struct umdev_vfio_ops; /* vfio-user.md §10.3; defined by the vfio module */
+struct umdev_vfio_ops; /* vfio-user.md §10.3; defined in umdev/vfio.h */
 struct umdev__parent; /* core-private */
 struct umdev__type; /* core-private */
 
@@ -213,318 +215,72 @@ struct umdev_mdev *umdev_mdev_get(const uuid_t *uuid);
 void umdev_mdev_put(struct umdev_mdev *mdev);
 
 /*
- * Accessors, valid from probe entry until remove returns (mdev.md §5.2), and for a holder of a
- * reference. None fails.
+ * Accessors. Each is valid from the driver's probe entry until its remove returns (mdev.md
+ * §5.2), and for the holder of a reference from umdev_mdev_get(). None fails, takes a lock or
+ * blocks; the kernel's counterparts are the mdev_* helpers of <linux/mdev.h>.
+ */
+
+/**
+ * umdev_mdev_uuid() - the UUID of @mdev (kernel: mdev_uuid()).
+ * @mdev: the mdev.
+ *
+ * Return: the UUID, owned by the core and constant for the mdev's life.
  */
 const uuid_t *umdev_mdev_uuid(const struct umdev_mdev *mdev);
-/** The mdev's type, as the vendor registered it. */
+
+/**
+ * umdev_mdev_type() - the mdev type @mdev was created from (kernel: mdev->type).
+ * @mdev: the mdev.
+ *
+ * Return: the vendor's struct umdev_type, as given to umdev_register_parent().
+ */
 struct umdev_type *umdev_mdev_type(const struct umdev_mdev *mdev);
-/** The parent a type belongs to, as the vendor registered it. */
+
+/**
+ * umdev_type_parent() - the parent that offers @type (kernel: mdev_type->parent).
+ * @type: an mdev type of a registered parent.
+ *
+ * Return: the vendor's struct umdev_parent, as given to umdev_register_parent(); embed it in
+ * the driver's own parent state and reach that with umdev_container_of().
+ */
 struct umdev_parent *umdev_type_parent(const struct umdev_type *type);
-/** Driver-private pointer of an mdev; NULL until set. Not synchronised by the core. */
+
+/**
+ * umdev_mdev_set_drvdata() - attach driver-private data to @mdev (kernel: dev_set_drvdata()).
+ * @mdev: the mdev, normally in probe.
+ * @data: any pointer; owned by the driver, which frees it in remove.
+ *
+ * Not synchronised by the core: set it in probe before the device is reachable (C6 runs before
+ * the vfio device and the nodes exist) and only read it afterwards.
+ */
 void umdev_mdev_set_drvdata(struct umdev_mdev *mdev, void *data);
+
+/**
+ * umdev_mdev_get_drvdata() - the pointer set by umdev_mdev_set_drvdata().
+ * @mdev: the mdev.
+ *
+ * Return: the driver's pointer, or NULL if none was set.
+ */
 void *umdev_mdev_get_drvdata(const struct umdev_mdev *mdev);
-/** The vfio device number N of vfioN; valid once create step C7 has succeeded. */
+
+/**
+ * umdev_mdev_vfio_index() - the number N of @mdev's vfio device vfioN (vfio-user.md §3).
+ * @mdev: the mdev, after create step C7 succeeded (i.e. not in probe).
+ *
+ * Return: N, the lowest number free at C7 (mdev.md §6.7); unspecified before C7.
+ */
 unsigned int umdev_mdev_vfio_index(const struct umdev_mdev *mdev);
 
-/* ======== vfio device model (vfio-user.md §10) ======== */
-
-/** Size of conventional PCI configuration space (region 7), in bytes (vfio-user.md §9.1). */
-#define UMDEV_PCI_CONFIG_SIZE 256
-
-/* Flags of umdev_pci_set_bar(). */
-#define UMDEV_PCI_BAR_IO 0x1 /* I/O BAR (else a memory BAR) */
-#define UMDEV_PCI_BAR_MEM64 0x2 /* 64-bit memory BAR: uses the next BAR as its upper dword */
-#define UMDEV_PCI_BAR_PREFETCH 0x4 /* prefetchable memory BAR */
-#define UMDEV_PCI_BAR_READONLY 0x8 /* the region refuses REGION_WRITE (flags READ only) */
-
-/* Flags of umdev_pci_add_msi(). */
-#define UMDEV_PCI_MSI_64BIT 0x1 /* 64-bit message address */
-#define UMDEV_PCI_MSI_MASKABLE 0x2 /* per-vector masking (mask and pending registers) */
-
 /**
- * enum umdev_irq_action - what a SET_IRQS did (vfio-user.md §8.8), as told to the set_irqs
- * callback, so a driver can tell a new eventfd from a loop-back trigger.
- * @UMDEV_IRQ_ASSIGNED: trigger eventfds were assigned to the vectors (old ones replaced).
- * @UMDEV_IRQ_RELEASED: the vectors' trigger eventfds were de-assigned (for the count-0 form:
- *	every vector of the index, and for INTx the unmask eventfd too).
- * @UMDEV_IRQ_SIGNALLED: loop-back trigger (DATA_NONE, or DATA_BOOL true): the server has
- *	already signalled the vectors' eventfds itself; the driver must not signal them again.
- * @UMDEV_IRQ_MASKED: INTx was masked.
- * @UMDEV_IRQ_UNMASKED: INTx was unmasked; the server has re-evaluated the line (§9.4).
- * @UMDEV_IRQ_UNMASK_EVENTFD: the INTx unmask eventfd was assigned or de-assigned.
+ * umdev_container_of() - the structure that embeds a member (kernel: container_of()).
+ * @ptr: pointer to the member, e.g. the struct umdev_parent of umdev_type_parent().
+ * @type: the embedding structure's type.
+ * @member: the member's name in @type.
+ *
+ * Return: a pointer to the @type object containing *@ptr. No check: @ptr must point into one.
  */
-enum umdev_irq_action {
-	UMDEV_IRQ_ASSIGNED = 1,
-	UMDEV_IRQ_RELEASED,
-	UMDEV_IRQ_SIGNALLED,
-	UMDEV_IRQ_MASKED,
-	UMDEV_IRQ_UNMASKED,
-	UMDEV_IRQ_UNMASK_EVENTFD,
-};
-
-/**
- * struct umdev_vfio_ops - a driver's vfio device callbacks (the `vfio_ops` of struct
- * umdev_driver; vfio-user.md §10.3).
- *
- * The server calls them serialised per device (never two at once for one device, §5 C7), with
- * no core or server lock held (M-78), from the device's server thread. All are optional except
- * @region_read and @region_write when a BAR has a non-zero size. Inside any of them a
- * message-based DMA transfer fails with -EDEADLK (§10.1).
- *
- * @region_read: REGION_READ of @count bytes (1..1048576) at @offset of BAR region @index (0-5),
- *	already checked against the region's size (§8.9). Return @count or a negative errno; a
- *	short count becomes EIO.
- * @region_write: the same for REGION_WRITE and each entry of REGION_WRITE_MULTI.
- * @config_write: after the core PCI helper applied a config write of @count bytes at @offset
- *	(§9.3); read the new values with umdev_pci_config_get(). Cannot fail.
- * @set_irqs: after a SET_IRQS on irq index @index (VFIO_PCI_*_IRQ_INDEX) changed something:
- *	@action on the vectors [@start, @start + @count) (INTx: 0 and 1). E.g. mtty signals an
- *	MSI vector that is ASSIGNED while its interrupt is pending (mtty.md §7.4), and nothing
- *	for SIGNALLED. Not called for a SET_IRQS that fails, nor for MASK/UNMASK with a false
- *	DATA_BOOL byte (nothing changes).
- * @reset: at DEVICE_RESET and at session teardown, after config space was restored to its
- *	power-on values. Return 0 or a negative errno (sent as the reply's errno).
- * @open_device: when VERSION succeeded, before its reply; a negative errno is sent as the
- *	VERSION error reply and the connection is closed.
- * @close_device: after a session's teardown (only if @open_device succeeded).
- * @dma_map_notify: after a DMA mapping [@iova, @iova + @size) was added (@mapped true), or
- *	before the reply of the DMA_UNMAP that removes it (@mapped false).
- * @save: migration image; not called by the server in this version.
- * @restore: migration image; not called by the server in this version.
- */
-struct umdev_vfio_ops {
-	ssize_t (*region_read)(struct umdev_mdev *mdev, unsigned int index, uint64_t offset,
-			       void *buf, size_t count);
-	ssize_t (*region_write)(struct umdev_mdev *mdev, unsigned int index, uint64_t offset,
-				const void *buf, size_t count);
-	void (*config_write)(struct umdev_mdev *mdev, unsigned int offset, unsigned int count);
-	void (*set_irqs)(struct umdev_mdev *mdev, unsigned int index, unsigned int start,
-			 unsigned int count, enum umdev_irq_action action);
-	int (*reset)(struct umdev_mdev *mdev);
-	int (*open_device)(struct umdev_mdev *mdev);
-	void (*close_device)(struct umdev_mdev *mdev);
-	void (*dma_map_notify)(struct umdev_mdev *mdev, uint64_t iova, uint64_t size, bool mapped);
-	ssize_t (*save)(struct umdev_mdev *mdev, void *buf, size_t len);
-	int (*restore)(struct umdev_mdev *mdev, const void *buf, size_t len);
-};
-
-/**
- * umdev_pci_init() - start the PCI device model of @mdev (vfio-user.md §9, §10.3).
- * @mdev: the mdev being probed.
- * @vendor_id: PCI vendor ID (config 0x00), also the default subsystem vendor ID (0x2C).
- * @device_id: PCI device ID (config 0x02), also the default subsystem ID (0x2E).
- * @class_code: 24-bit class code: base class << 16 | subclass << 8 | programming interface.
- * @revision: revision ID (config 0x08).
- *
- * Call from probe, before the other umdev_pci_* declaration functions. Sets the helper's
- * defaults of §9.3 (Command mask 0x0547, Status RW1C bits, no BARs, no interrupt pin, no
- * capability). A driver with vfio_ops that never calls it fails create step C7 with -EINVAL.
- * Calling it again starts over. A probe that fails after it must call umdev_pci_fini().
- * Thread-safe.
- *
- * Return: 0; -EINVAL @mdev NULL or @class_code above 24 bits; -EBUSY create step C7 already
- * ran for @mdev; -ENOMEM.
- */
-int umdev_pci_init(struct umdev_mdev *mdev, uint16_t vendor_id, uint16_t device_id,
-		   uint32_t class_code, uint8_t revision);
-
-/**
- * umdev_pci_fini() - withdraw the device model umdev_pci_init() declared for @mdev.
- * @mdev: the mdev; NULL is a no-op.
- *
- * The pair of umdev_pci_init(), as the kernel's vfio_uninit_group_dev() is of
- * vfio_init_group_dev(): call it on probe's error path once umdev_pci_init() succeeded (a
- * failed probe reaches no vfio hook of the core, so only the driver can say that the
- * declaration is dead), and in remove. Before create step C7 it frees the declaration; from C7
- * on the declaration belongs to the vfio device, which remove step R4 frees, and this does
- * nothing. Calling it twice, or without umdev_pci_init(), does nothing. Thread-safe; never
- * blocks for long. Source: vfio-user.md §10.3.
- */
-void umdev_pci_fini(struct umdev_mdev *mdev);
-
-/**
- * umdev_pci_set_bar() - declare BAR @bar of @mdev, i.e. vfio region @bar (§9.1, §9.3).
- * @mdev: the mdev being probed, after umdev_pci_init().
- * @bar: 0-5; a 64-bit BAR also takes @bar + 1 (which then must be free and < 6).
- * @size: bytes; 0 removes the BAR; else a power of two, at least 4 for I/O and 16 for memory,
- *	at most 2^31 unless UMDEV_PCI_BAR_MEM64.
- * @flags: UMDEV_PCI_BAR_* bits.
- *
- * The BAR register's power-on value is its type bits; its writable mask is ~(@size - 1), so
- * writing 0xFFFFFFFF reads back the size (the sizing protocol).
- *
- * Return: 0; -EINVAL a bad @bar, @size or @flags, or no umdev_pci_init(); -EBUSY after C7.
- */
-int umdev_pci_set_bar(struct umdev_mdev *mdev, unsigned int bar, uint64_t size, unsigned int flags);
-
-/**
- * umdev_pci_region_mmap() - make part of BAR @index of @mdev mmap-able by the client: one
- * sparse-mmap area backed by @fd (vfio-user.md §8.5).
- * @mdev: the mdev being probed, after umdev_pci_set_bar() declared memory BAR @index.
- * @index: 0-5, a memory BAR (not UMDEV_PCI_BAR_IO).
- * @fd: a shareable fd (e.g. a memfd) mapping the whole region: region offset X is file offset X
- *	(the REGION_INFO offset is 0). Borrowed: umdev keeps its own dup (F_DUPFD_CLOEXEC), closed
- *	when remove step R4 (or a failed create) frees the vfio device; the caller keeps and may
- *	close @fd at once. -1 removes the area.
- * @offset: start of the area in the region; a multiple of 4096.
- * @size: bytes; a multiple of 4096, non-zero, @offset + @size <= the BAR size.
- *
- * REGION_INFO on @index then reports MMAP, and a complete reply (argsz >= 64) carries CAPS, the
- * sparse-mmap capability at cap_offset 32 listing the area, and one dup of the fd. A client with
- * max_msg_fds 0 sees no MMAP. Accesses through REGION_READ/WRITE still go to the driver's
- * callbacks; keeping the fd's contents and those callbacks coherent is the driver's business.
- * A second call replaces the area.
- *
- * Return: 0; -EINVAL bad arguments, not a declared memory BAR or no umdev_pci_init(); -EBUSY
- * after C7; -EMFILE etc. from dup.
- */
-int umdev_pci_region_mmap(struct umdev_mdev *mdev, unsigned int index, int fd, uint64_t offset,
-			  uint64_t size);
-
-/**
- * umdev_pci_set_intx() - give @mdev an interrupt pin (INTA#, config 0x3D = 1) and so an INTx
- * irq with count 1 (§8.7), or remove it (@enable false).
- *
- * Return: 0; -EINVAL no umdev_pci_init(); -EBUSY after C7.
- */
-int umdev_pci_set_intx(struct umdev_mdev *mdev, bool enable);
-
-/**
- * umdev_pci_add_msi() - add an MSI capability (ID 0x05) at config offset @offset (§9.3).
- * @mdev: the mdev being probed, after umdev_pci_init().
- * @offset: 0x40..0xF0, dword aligned, room for the capability (10, 14, 20 or 24 bytes).
- * @nr_vectors: 1, 2, 4, 8, 16 or 32; the Multiple Message Capable field and the MSI irq count.
- * @flags: UMDEV_PCI_MSI_* bits.
- *
- * The capability is linked into the capability list (pointer 0x34, Status bit 4). One MSI
- * capability per device.
- *
- * Return: 0; -EINVAL bad arguments, no umdev_pci_init() or an MSI capability already there;
- * -EBUSY after C7.
- */
-int umdev_pci_add_msi(struct umdev_mdev *mdev, unsigned int offset, unsigned int nr_vectors,
-		      unsigned int flags);
-
-/**
- * umdev_pci_config_define() - set the power-on value and the writable mask of config bytes.
- * @mdev: the mdev being probed, after umdev_pci_init().
- * @offset: config offset; @offset + @size <= UMDEV_PCI_CONFIG_SIZE.
- * @size: 1, 2 or 4 bytes.
- * @value: power-on value (little-endian in config space), restored at every reset.
- * @wmask: bits the client may write; other bits keep their value on writes.
- *
- * Overrides the helper's defaults of §9.3 (e.g. mtty's Command 0x0001 with mask 0x0401).
- * Writable bits of a register with RW1C bits lose their RW1C rule. Call after umdev_pci_set_bar()
- * and umdev_pci_add_msi() for registers those set.
- *
- * Return: 0; -EINVAL bad range or no umdev_pci_init(); -EBUSY after C7.
- */
-int umdev_pci_config_define(struct umdev_mdev *mdev, unsigned int offset, unsigned int size,
-			    uint32_t value, uint32_t wmask);
-
-/**
- * umdev_pci_config_get() - read @size (1, 2 or 4) bytes of @mdev's current config space.
- * @ret_value: the value, unchanged on error.
- *
- * Callable from probe (after umdev_pci_init()) until remove step R4 completed, from any
- * thread and from the driver's callbacks. Never blocks for long.
- *
- * Return: 0; -EINVAL bad range; -ENOTCONN no device model.
- */
-int umdev_pci_config_get(struct umdev_mdev *mdev, unsigned int offset, unsigned int size,
-			 uint32_t *ret_value);
-
-/**
- * umdev_pci_config_set() - store @value into @size (1, 2 or 4) bytes of current config space,
- * bypassing the writable masks (e.g. to set a Status error bit, V-68). Status bit 3 stays the
- * INTx level whatever is stored. Same context rules as umdev_pci_config_get().
- *
- * Return: 0; -EINVAL bad range; -ENOTCONN no device model.
- */
-int umdev_pci_config_set(struct umdev_mdev *mdev, unsigned int offset, unsigned int size,
-			 uint32_t value);
-
-/**
- * umdev_dma_read() - copy @len bytes of guest memory at IOVA @iova into @buf (§10.1).
- * @mdev: the mdev; between create step C7 and remove step R4.
- * @iova: guest DMA address; the range may span adjacent mappings.
- * @buf: driver buffer of @len bytes; borrowed.
- * @len: bytes; 0 succeeds at once.
- *
- * Copies through the mapping's file with pread(); never raises SIGBUS. Blocks at most for the
- * file I/O (fd-backed mappings) or, for a mapping without fd, for a DMA_READ round trip per
- * piece of at most the client's max_data_xfer_size, each bounded by T_dma (vfio-user.md §8.12).
- * Message transfers only from a driver-owned thread: never from a callback (-EDEADLK), and
- * never while holding a lock that a callback of the same device takes, since the device's
- * server thread must keep running to route the reply.
- *
- * Return: 0; -ENOTCONN no session; -EFAULT some byte not mapped (nothing copied), or the
- * mapping's file is shorter than the mapping; -EPERM a mapping lacks the READ flag; -EDEADLK a
- * message-based transfer from inside a server callback; -ETIMEDOUT, -EIO or the client's errno
- * for a message-based transfer (§8.12).
- */
-int umdev_dma_read(struct umdev_mdev *mdev, uint64_t iova, void *buf, size_t len);
-
-/**
- * umdev_dma_write() - copy @len bytes from @buf into guest memory at IOVA @iova (§10.1).
- *
- * As umdev_dma_read(); -EPERM when a mapping of the range lacks the WRITE flag.
- */
-int umdev_dma_write(struct umdev_mdev *mdev, uint64_t iova, const void *buf, size_t len);
-
-/**
- * umdev_intx_set_level() - set the level of @mdev's INTx line (§9.4, §10.2).
- * @mdev: the mdev; between create step C7 and remove step R4.
- * @level: true asserted.
- *
- * Always records the level (Status bit 3 follows it); signals the INTx trigger eventfd when
- * the line is asserted, an eventfd is assigned, INTx is unmasked and Command bit 10 is clear,
- * then masks INTx (automask). Callable from any driver context, callbacks included; never
- * blocks.
- *
- * Return: 0; -ENOTCONN outside C7..R4.
- */
-int umdev_intx_set_level(struct umdev_mdev *mdev, bool level);
-
-/**
- * umdev_msi_notify() - signal MSI vector @vector of @mdev (§9.4, §10.2).
- *
- * Signals the vector's trigger eventfd if one is assigned (the MSI enable bit does not gate
- * delivery); with per-vector masking a masked vector sets its pending bit instead. Callable
- * from any driver context; never blocks.
- *
- * Return: 0 (also when nothing is assigned); -EINVAL @vector outside the MSI count; -ENOTCONN
- * outside C7..R4.
- */
-int umdev_msi_notify(struct umdev_mdev *mdev, unsigned int vector);
-
-/**
- * umdev_err_notify() - report an unrecoverable device error: signals the ERR eventfd if one
- * is assigned (§9.4). Callable from any driver context; never blocks.
- *
- * Return: 0; -ENOTCONN outside C7..R4.
- */
-int umdev_err_notify(struct umdev_mdev *mdev);
-
-/**
- * umdev_irq_signal_count() - how many interrupt eventfd writes the server made for @mdev.
- * @mdev: the mdev; between create step C7 and remove step R4.
- * @ret_count: the count; unchanged on error.
- *
- * Counts every write to an INTx or MSI trigger eventfd (vfio-user.md §9.4): deliveries caused by
- * umdev_intx_set_level() and umdev_msi_notify(), re-signals at unmask, pending MSI vectors
- * delivered on unmask, and the client's loop-back triggers (SET_IRQS TRIGGER with DATA_NONE or
- * DATA_BOOL, §8.8). Nothing else (ERR, REQ) is counted. The count starts at 0 at C7 and is not
- * cleared by reset or disconnect: the `irq_signals` statistic of mtty.md §4.5 (T-56).
- * Callable from any driver context; never blocks.
- *
- * Return: 0; -EINVAL @ret_count NULL; -ENOTCONN outside C7..R4.
- */
-int umdev_irq_signal_count(struct umdev_mdev *mdev, uint64_t *ret_count);
-
-/* ======== end of vfio device model ======== */
-
+#define umdev_container_of(ptr, type, member)                                                      \
+	((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 #ifdef __cplusplus
 }
 #endif

@@ -3,10 +3,13 @@
  * The core PCI helper (vfio-user.md §9.3): a virtual type-0 config space whose power-on values
  * and writable masks the driver declares in probe, with the rules that are not values or
  * masks (RW1C Status bits, Status bit 3 = INTx level, BAR sizing, MME clamped to MMC, ROM BAR
- * reading 0). Pure data; the caller holds the device's lock.
+ * reading 0): pure data, the caller holds the device lock. Below them, the helper drivers call
+ * (umdev/pci.h), which finds the device record and takes its lock around those rules.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <linux/pci_regs.h>
 #include <linux/vfio.h>
@@ -270,5 +273,169 @@ uint32_t umdev__pci_region_flags(const struct umdev__pci *pci, unsigned int inde
 	}
 	if (index == VFIO_PCI_CONFIG_REGION_INDEX)
 		return VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
+	return 0;
+}
+
+/* ---- the driver's helper (umdev/pci.h): declarations in probe, access afterwards ---- */
+
+int umdev_pci_init(struct umdev_mdev *mdev, uint16_t vendor_id, uint16_t device_id,
+		   uint32_t class_code, uint8_t revision)
+{
+	struct umdev__vfio_device *dev;
+	int ret;
+
+	if (class_code > 0xffffff)
+		return -EINVAL;
+	dev = umdev__vfio_lock_declared(mdev, true, &ret);
+	if (!dev)
+		return ret;
+	umdev__pci_defaults(&dev->pci, vendor_id, device_id, class_code, revision);
+	umdev__mutex_unlock(&dev->lock);
+	return 0;
+}
+
+void umdev_pci_fini(struct umdev_mdev *mdev)
+{
+	if (mdev)
+		umdev__vfio_declared_free(mdev);
+}
+
+int umdev_pci_set_bar(struct umdev_mdev *mdev, unsigned int bar, uint64_t size, unsigned int flags)
+{
+	struct umdev__vfio_device *dev;
+	int ret;
+
+	dev = umdev__vfio_lock_declared(mdev, false, &ret);
+	if (!dev)
+		return ret;
+	ret = umdev__pci_set_bar(&dev->pci, bar, size, flags);
+	umdev__mutex_unlock(&dev->lock);
+	return ret;
+}
+
+int umdev_pci_region_mmap(struct umdev_mdev *mdev, unsigned int index, int fd, uint64_t offset,
+			  uint64_t size)
+{
+	struct umdev__vfio_device *dev;
+	int ret, nfd = -1;
+
+	if (index >= 6)
+		return -EINVAL;
+	if (fd >= 0) {
+		if (!size || (offset | size) % VFIO_USER_PGSIZE || offset + size < offset)
+			return -EINVAL;
+		nfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+		if (nfd < 0)
+			return -errno;
+	}
+	dev = umdev__vfio_lock_declared(mdev, false, &ret);
+	if (!dev)
+		goto out;
+	ret = -EINVAL;
+	if (fd >= 0 && (!dev->pci.initialised || (dev->pci.bar[index].flags & UMDEV_PCI_BAR_IO) ||
+			offset + size > dev->pci.bar[index].size)) {
+		umdev__mutex_unlock(&dev->lock);
+		goto out;
+	}
+	if (dev->mmap[index].fd >= 0)
+		close(dev->mmap[index].fd);
+	dev->mmap[index] = (struct umdev__vfio_mmap){.fd = nfd, .offset = offset, .size = size};
+	if (nfd < 0)
+		dev->mmap[index].size = 0;
+	nfd = -1;
+	ret = 0;
+	umdev__mutex_unlock(&dev->lock);
+out:
+	if (nfd >= 0)
+		close(nfd);
+	return ret;
+}
+
+int umdev_pci_set_intx(struct umdev_mdev *mdev, bool enable)
+{
+	struct umdev__vfio_device *dev;
+	int ret;
+
+	dev = umdev__vfio_lock_declared(mdev, false, &ret);
+	if (!dev)
+		return ret;
+	if (dev->pci.initialised) {
+		dev->pci.intx_pin = enable;
+		ret = umdev__pci_define(&dev->pci, PCI_INTERRUPT_PIN, 1, enable ? 1 : 0, 0);
+	} else {
+		ret = -EINVAL;
+	}
+	umdev__mutex_unlock(&dev->lock);
+	return ret;
+}
+
+int umdev_pci_add_msi(struct umdev_mdev *mdev, unsigned int offset, unsigned int nr_vectors,
+		      unsigned int flags)
+{
+	struct umdev__vfio_device *dev;
+	int ret;
+
+	dev = umdev__vfio_lock_declared(mdev, false, &ret);
+	if (!dev)
+		return ret;
+	ret = umdev__pci_add_msi(&dev->pci, offset, nr_vectors, flags);
+	umdev__mutex_unlock(&dev->lock);
+	return ret;
+}
+
+int umdev_pci_config_define(struct umdev_mdev *mdev, unsigned int offset, unsigned int size,
+			    uint32_t value, uint32_t wmask)
+{
+	struct umdev__vfio_device *dev;
+	int ret;
+
+	dev = umdev__vfio_lock_declared(mdev, false, &ret);
+	if (!dev)
+		return ret;
+	ret = umdev__pci_define(&dev->pci, offset, size, value, wmask);
+	umdev__mutex_unlock(&dev->lock);
+	return ret;
+}
+
+static bool config_range_ok(unsigned int offset, unsigned int size)
+{
+	return (size == 1 || size == 2 || size == 4) && offset < UMDEV_PCI_CONFIG_SIZE &&
+	       size <= UMDEV_PCI_CONFIG_SIZE - offset;
+}
+
+int umdev_pci_config_get(struct umdev_mdev *mdev, unsigned int offset, unsigned int size,
+			 uint32_t *ret_value)
+{
+	struct umdev__vfio_device *dev;
+	uint8_t b[4] = {0};
+
+	if (!config_range_ok(offset, size) || !ret_value)
+		return -EINVAL;
+	dev = umdev__vfio_lock_model(mdev);
+	if (!dev)
+		return -ENOTCONN;
+	umdev__pci_read(&dev->pci, offset, b, size);
+	umdev__mutex_unlock(&dev->lock);
+	*ret_value =
+	    (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+	return 0;
+}
+
+int umdev_pci_config_set(struct umdev_mdev *mdev, unsigned int offset, unsigned int size,
+			 uint32_t value)
+{
+	struct umdev__vfio_device *dev;
+	uint8_t b[4] = {(uint8_t)value, (uint8_t)(value >> 8), (uint8_t)(value >> 16),
+			(uint8_t)(value >> 24)};
+
+	if (!config_range_ok(offset, size))
+		return -EINVAL;
+	dev = umdev__vfio_lock_model(mdev);
+	if (!dev)
+		return -ENOTCONN;
+	umdev__pci_store(&dev->pci, offset, b, size);
+	if (dev->state == VFIO_DEV_LIVE)
+		umdev__irq_intx_eval(dev); /* Command bit 10 may have changed (§9.4) */
+	umdev__mutex_unlock(&dev->lock);
 	return 0;
 }

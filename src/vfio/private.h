@@ -34,6 +34,8 @@
 #include <sys/types.h>
 
 #include "umdev/mdev.h"
+#include "umdev/pci.h"
+#include "umdev/vfio.h"
 #include "list.h"
 #include "lockdep.h"
 #include "vfio.h"
@@ -257,6 +259,18 @@ struct umdev__vfio_device *umdev__vfio_lock_live(struct umdev_mdev *mdev);
 struct umdev__vfio_device *umdev__vfio_device_find(struct umdev_mdev *mdev);
 /* Return: the number of device records (DECLARED and LIVE); tests only. */
 unsigned int umdev__vfio_nr_devices(void);
+/*
+ * The record of @mdev for a declaration (probe, before C7; pci.c), created if @create.
+ * Return: the record with dev->lock held; NULL with *ret = -EINVAL (none, or @mdev NULL),
+ * -EBUSY (C7 ran) or -ENOMEM.
+ */
+struct umdev__vfio_device *umdev__vfio_lock_declared(struct umdev_mdev *mdev, bool create,
+						     int *ret);
+/* Return: the record of @mdev with a device model, in any state up to LIVE, dev->lock held;
+ * NULL (-ENOTCONN to the caller): none, no umdev_pci_init(), or detached (R4). */
+struct umdev__vfio_device *umdev__vfio_lock_model(struct umdev_mdev *mdev);
+/* Free the record of @mdev if it is still DECLARED (umdev_pci_fini()); else nothing. */
+void umdev__vfio_declared_free(struct umdev_mdev *mdev);
 
 /* ---- irq.c: callers hold dev->lock (checked), except for umdev__irq_init() ---- */
 void umdev__irq_init(struct umdev__irq *irq);

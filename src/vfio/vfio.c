@@ -144,11 +144,7 @@ static void device_free(struct umdev__vfio_device *dev)
 	free(dev);
 }
 
-/*
- * Lock the record of @mdev for a declaration (probe, before C7), creating it if @create.
- * Return: the record with dev->lock held; NULL with *ret = -EINVAL/-EBUSY/-ENOMEM.
- */
-static struct umdev__vfio_device *lock_declared(struct umdev_mdev *mdev, bool create, int *ret)
+struct umdev__vfio_device *umdev__vfio_lock_declared(struct umdev_mdev *mdev, bool create, int *ret)
 {
 	struct umdev__vfio_device *dev;
 	uint64_t serial;
@@ -180,42 +176,6 @@ static struct umdev__vfio_device *lock_declared(struct umdev_mdev *mdev, bool cr
 	return dev;
 }
 
-/* ---- declarations (vfio-user.md §10.3) ---- */
-
-int umdev_pci_init(struct umdev_mdev *mdev, uint16_t vendor_id, uint16_t device_id,
-		   uint32_t class_code, uint8_t revision)
-{
-	struct umdev__vfio_device *dev;
-	int ret;
-
-	if (class_code > 0xffffff)
-		return -EINVAL;
-	dev = lock_declared(mdev, true, &ret);
-	if (!dev)
-		return ret;
-	umdev__pci_defaults(&dev->pci, vendor_id, device_id, class_code, revision);
-	umdev__mutex_unlock(&dev->lock);
-	return 0;
-}
-
-void umdev_pci_fini(struct umdev_mdev *mdev)
-{
-	struct umdev__vfio_device *dev;
-
-	if (!mdev)
-		return;
-	umdev__mutex_lock(&devices_lock);
-	/* a listed record's state is stable under devices_lock: C7 and R4 unlist it to change it */
-	dev = find_locked(mdev, umdev__mdev_serial(mdev));
-	if (dev && dev->state == VFIO_DEV_DECLARED)
-		umdev_list_del(&dev->node);
-	else
-		dev = NULL; /* none, or LIVE: R4 frees it */
-	umdev__mutex_unlock(&devices_lock);
-	if (dev)
-		device_free(dev);
-}
-
 unsigned int umdev__vfio_nr_devices(void)
 {
 	struct umdev_list *pos;
@@ -228,105 +188,23 @@ unsigned int umdev__vfio_nr_devices(void)
 	return n;
 }
 
-int umdev_pci_set_bar(struct umdev_mdev *mdev, unsigned int bar, uint64_t size, unsigned int flags)
+void umdev__vfio_declared_free(struct umdev_mdev *mdev)
 {
 	struct umdev__vfio_device *dev;
-	int ret;
 
-	dev = lock_declared(mdev, false, &ret);
-	if (!dev)
-		return ret;
-	ret = umdev__pci_set_bar(&dev->pci, bar, size, flags);
-	umdev__mutex_unlock(&dev->lock);
-	return ret;
+	umdev__mutex_lock(&devices_lock);
+	/* a listed record's state is stable under devices_lock: C7 and R4 unlist it to change it */
+	dev = find_locked(mdev, umdev__mdev_serial(mdev));
+	if (dev && dev->state == VFIO_DEV_DECLARED)
+		umdev_list_del(&dev->node);
+	else
+		dev = NULL; /* none, or LIVE: R4 frees it */
+	umdev__mutex_unlock(&devices_lock);
+	if (dev)
+		device_free(dev);
 }
 
-int umdev_pci_region_mmap(struct umdev_mdev *mdev, unsigned int index, int fd, uint64_t offset,
-			  uint64_t size)
-{
-	struct umdev__vfio_device *dev;
-	int ret, nfd = -1;
-
-	if (index >= 6)
-		return -EINVAL;
-	if (fd >= 0) {
-		if (!size || (offset | size) % VFIO_USER_PGSIZE || offset + size < offset)
-			return -EINVAL;
-		nfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-		if (nfd < 0)
-			return -errno;
-	}
-	dev = lock_declared(mdev, false, &ret);
-	if (!dev)
-		goto out;
-	ret = -EINVAL;
-	if (fd >= 0 && (!dev->pci.initialised || (dev->pci.bar[index].flags & UMDEV_PCI_BAR_IO) ||
-			offset + size > dev->pci.bar[index].size)) {
-		umdev__mutex_unlock(&dev->lock);
-		goto out;
-	}
-	if (dev->mmap[index].fd >= 0)
-		close(dev->mmap[index].fd);
-	dev->mmap[index] = (struct umdev__vfio_mmap){.fd = nfd, .offset = offset, .size = size};
-	if (nfd < 0)
-		dev->mmap[index].size = 0;
-	nfd = -1;
-	ret = 0;
-	umdev__mutex_unlock(&dev->lock);
-out:
-	if (nfd >= 0)
-		close(nfd);
-	return ret;
-}
-
-int umdev_pci_set_intx(struct umdev_mdev *mdev, bool enable)
-{
-	struct umdev__vfio_device *dev;
-	int ret;
-
-	dev = lock_declared(mdev, false, &ret);
-	if (!dev)
-		return ret;
-	if (dev->pci.initialised) {
-		dev->pci.intx_pin = enable;
-		ret = umdev__pci_define(&dev->pci, PCI_INTERRUPT_PIN, 1, enable ? 1 : 0, 0);
-	} else {
-		ret = -EINVAL;
-	}
-	umdev__mutex_unlock(&dev->lock);
-	return ret;
-}
-
-int umdev_pci_add_msi(struct umdev_mdev *mdev, unsigned int offset, unsigned int nr_vectors,
-		      unsigned int flags)
-{
-	struct umdev__vfio_device *dev;
-	int ret;
-
-	dev = lock_declared(mdev, false, &ret);
-	if (!dev)
-		return ret;
-	ret = umdev__pci_add_msi(&dev->pci, offset, nr_vectors, flags);
-	umdev__mutex_unlock(&dev->lock);
-	return ret;
-}
-
-int umdev_pci_config_define(struct umdev_mdev *mdev, unsigned int offset, unsigned int size,
-			    uint32_t value, uint32_t wmask)
-{
-	struct umdev__vfio_device *dev;
-	int ret;
-
-	dev = lock_declared(mdev, false, &ret);
-	if (!dev)
-		return ret;
-	ret = umdev__pci_define(&dev->pci, offset, size, value, wmask);
-	umdev__mutex_unlock(&dev->lock);
-	return ret;
-}
-
-/* Lock the record of @mdev in any state up to LIVE (config access). */
-static struct umdev__vfio_device *lock_model(struct umdev_mdev *mdev)
+struct umdev__vfio_device *umdev__vfio_lock_model(struct umdev_mdev *mdev)
 {
 	struct umdev__vfio_device *dev;
 
@@ -342,49 +220,6 @@ static struct umdev__vfio_device *lock_model(struct umdev_mdev *mdev)
 		dev = NULL;
 	}
 	return dev;
-}
-
-static bool config_range_ok(unsigned int offset, unsigned int size)
-{
-	return (size == 1 || size == 2 || size == 4) && offset < UMDEV_PCI_CONFIG_SIZE &&
-	       size <= UMDEV_PCI_CONFIG_SIZE - offset;
-}
-
-int umdev_pci_config_get(struct umdev_mdev *mdev, unsigned int offset, unsigned int size,
-			 uint32_t *ret_value)
-{
-	struct umdev__vfio_device *dev;
-	uint8_t b[4] = {0};
-
-	if (!config_range_ok(offset, size) || !ret_value)
-		return -EINVAL;
-	dev = lock_model(mdev);
-	if (!dev)
-		return -ENOTCONN;
-	umdev__pci_read(&dev->pci, offset, b, size);
-	umdev__mutex_unlock(&dev->lock);
-	*ret_value =
-	    (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-	return 0;
-}
-
-int umdev_pci_config_set(struct umdev_mdev *mdev, unsigned int offset, unsigned int size,
-			 uint32_t value)
-{
-	struct umdev__vfio_device *dev;
-	uint8_t b[4] = {(uint8_t)value, (uint8_t)(value >> 8), (uint8_t)(value >> 16),
-			(uint8_t)(value >> 24)};
-
-	if (!config_range_ok(offset, size))
-		return -EINVAL;
-	dev = lock_model(mdev);
-	if (!dev)
-		return -ENOTCONN;
-	umdev__pci_store(&dev->pci, offset, b, size);
-	if (dev->state == VFIO_DEV_LIVE)
-		umdev__irq_intx_eval(dev); /* Command bit 10 may have changed (§9.4) */
-	umdev__mutex_unlock(&dev->lock);
-	return 0;
 }
 
 /* ---- sockets (vfio-user.md §3.2) ---- */

@@ -2,10 +2,11 @@
 /*
  * The vfio module's entry header: vfio devices (vfioN) for mdevs (mdev.md §6.7) and the
  * vfio-user server on <rundir>/vfio/devices/vfioN (vfio-user.md). Numbers come from one
- * lowest-free allocator shared by all parents.
+ * lowest-free allocator shared by all parents. Not installed; the driver-facing vfio API is
+ * include/umdev/vfio.h.
  */
-#ifndef UMDEV_VFIO_H
-#define UMDEV_VFIO_H
+#ifndef UMDEV_VFIO_INTERNAL_H
+#define UMDEV_VFIO_INTERNAL_H
 
 /* Defaults of vfio-user.md §12. */
 #define UMDEV_VFIO_DEFAULT_MAX_DMA_MAPS 1024u

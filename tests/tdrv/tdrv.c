@@ -22,7 +22,7 @@
 #define TDRV_SAMPLE_MAX 256
 #define TDRV_GATE_WAIT_S 60 /* tdrv_gate_wait_blocked() gives up (abort) after this */
 
-#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+
 
 struct tdrv_gate {
 	bool closed; /* under tdrv_parent.lock */
@@ -93,7 +93,7 @@ static void violation(const char *what, struct umdev_mdev *mdev)
 
 static struct tdrv_parent *parent_of_type(const struct umdev_type *type)
 {
-	return container_of(umdev_type_parent(type), struct tdrv_parent, parent);
+	return umdev_container_of(umdev_type_parent(type), struct tdrv_parent, parent);
 }
 
 static struct tdrv_parent *parent_of_mdev(const struct umdev_mdev *mdev)

@@ -12,6 +12,8 @@
 #include <stdint.h>
 
 #include "umdev/mdev.h"
+#include "umdev/pci.h"
+#include "umdev/vfio.h"
 
 struct vdrv_dev {
 	struct umdev_mdev *mdev;

@@ -12,6 +12,8 @@
 #include <stddef.h>
 
 #include "umdev/mdev.h"
+#include "umdev/pci.h"
+#include "umdev/vfio.h"
 
 /** Ports of the largest mtty type (mtty-2). */
 #define MTTY_DEVICE_MAX_PORTS 2
