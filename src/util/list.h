@@ -17,7 +17,7 @@ struct umdev_list {
 /* the public umdev_container_of() of umdev/mdev.h, for code that does not include it */
 #ifndef umdev_container_of
 #define umdev_container_of(ptr, type, member)                                                      \
-	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+	((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 #endif
 
 static inline void umdev_list_init(struct umdev_list *l)

@@ -22,8 +22,6 @@
 #define TDRV_SAMPLE_MAX 256
 #define TDRV_GATE_WAIT_S 60 /* tdrv_gate_wait_blocked() gives up (abort) after this */
 
-
-
 struct tdrv_gate {
 	bool closed; /* under tdrv_parent.lock */
 	unsigned int blocked; /* under tdrv_parent.lock: callers waiting in the gate */
