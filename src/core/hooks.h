@@ -188,11 +188,12 @@ void umdev__core_set_test_hooks(const struct umdev_test_hooks *hooks);
 void umdev__core_reset(void);
 
 /**
- * umdev__core_remove_all() - remove every mdev, newest first (umdevd shutdown, mdev.md §8.2).
+ * umdev_core_remove_all() - remove every mdev, newest first (umdevd shutdown, mdev.md §8.2).
  * Mdevs whose remove fails (-EAGAIN: being created or removed by another thread) are skipped.
+ * Exported from libumdev.so.0 for umdevd only (version node UMDEV_PRIVATE, src/lib/).
  * Return: the number of mdevs removed.
  */
-unsigned int umdev__core_remove_all(void);
+unsigned int umdev_core_remove_all(void);
 
 /** umdev__core_nr_mdevs() - number of mdevs in the UUID table (tests, shutdown). */
 unsigned int umdev__core_nr_mdevs(void);

@@ -453,7 +453,7 @@ static int victim_newer_first(const void *a, const void *b)
 	return x->serial < y->serial ? 1 : x->serial > y->serial ? -1 : 0;
 }
 
-unsigned int umdev__core_remove_all(void)
+unsigned int umdev_core_remove_all(void)
 {
 	struct victim *v = NULL;
 	unsigned int n = 0, cap, removed = 0;

@@ -1,15 +1,20 @@
 // SPDX-License-Identifier: MIT
 /*
- * umdevd - the umdev daemon: serves the mdev sysfs tree over FUSE (mdev.md §6) with the
- * embedded default mtty parent (mtty.md §3), until SIGTERM or SIGINT.
+ * umdevd - the umdev daemon: serves the mdev sysfs tree over FUSE (mdev.md §6) and the vfio
+ * devices over vfio-user, with the driver modules named by --driver (umdev/module.h) or, by
+ * default, the built-in mtty module with its one parent "mtty" (mtty.md §3), until SIGTERM or
+ * SIGINT.
  *
  * The FUSE mount root R holds `sys/`, so the tree the kernel has at /sys/... is at R/sys/...
  * (default R: <rundir>/root, i.e. /run/umdev/root). umdev-exec shows it at /sys.
  *
- * Start-up: the tree and the vfio hooks first, then the mtty driver and parent (so the tree is
- * complete when it appears), then the mount. Shutdown (mdev.md §8.2): remove every mdev newest
- * first, unregister the parents and drivers, unmount. Signals are taken synchronously with
- * sigwait() in the main thread; every other thread starts with them blocked.
+ * Start-up: the modules are opened and their parameters checked before anything else (a bad
+ * one refuses the start with a message); then the tree and the vfio hooks, then each module's
+ * init (its drivers and parents, so the tree is complete when it appears), then the mount.
+ * Shutdown (mdev.md §8.2): remove every mdev newest first, call the modules' exit newest
+ * first (they unregister their parents and drivers), unmount, and close the modules last. Signals
+ * are taken synchronously with sigwait() in the main thread; every other thread starts with them
+ * blocked.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,7 +35,7 @@
 #include "umdev/log.h"
 #include "umdev/mdev.h"
 #include "hooks.h"
-#include "mtty.h"
+#include "modules.h"
 #include "sysfs.h"
 #include "vfio.h"
 
@@ -39,6 +44,11 @@
 #endif
 
 #define DEFAULT_RUNDIR "/run/umdev"
+#ifndef UMDEV_MODULE_DIR
+#define UMDEV_MODULE_DIR "/usr/local/lib/umdev/drivers"
+#endif
+#define DEFAULT_DRIVER "mtty" /* built in: umdevd runs with no configuration */
+#define MAX_DRIVERS 64
 #define MOUNT_SUBDIR "root" /* default mountpoint: <rundir>/root */
 #define DEFAULT_MAX_THREADS 256
 #define MAX_THREADS_LIMIT 100000
@@ -51,7 +61,10 @@ struct options {
 	bool fuse_debug;
 	enum umdev_log_level log_level;
 	unsigned int max_threads;
-	const char *mtty_backend; /* NULL: the driver's default, pty (mtty.md §4.2) */
+	const char *module_dir;
+	const char *drivers[MAX_DRIVERS]; /* --driver SPECs, in order; borrowed from argv */
+	unsigned int nr_drivers;
+	bool help;
 	struct umdev_vfio_options vfio; /* vfio-user.md §12; rundir set at start */
 };
 
@@ -65,8 +78,14 @@ static void usage(FILE *out)
 	fprintf(
 	    out,
 	    "Usage: umdevd [OPTION]...\n"
-	    "Serve the Linux mdev sysfs tree over FUSE with the mtty parent 'mtty'.\n"
+	    "Serve the Linux mdev sysfs tree over FUSE and each mdev over vfio-user, with the\n"
+	    "driver modules --driver names (default: the built-in mtty, parent 'mtty').\n"
 	    "\n"
+	    "  -d, --driver SPEC          load a driver module: NAME (from the module directory,\n"
+	    "                             else built in) or a PATH with a '/', optionally with\n"
+	    "                             parameters: mtty:parents=8,ports=24; repeatable\n"
+	    "      --module-dir DIR       where --driver NAME looks for NAME.so\n"
+	    "                             (default: " UMDEV_MODULE_DIR ")\n"
 	    "  -m, --mountpoint DIR       mount the tree at DIR; the kernel's /sys is at DIR/sys\n"
 	    "                             (default: RUNDIR/root, created if missing)\n"
 	    "  -r, --rundir DIR           run directory (default: " DEFAULT_RUNDIR ")\n"
@@ -76,13 +95,13 @@ static void usage(FILE *out)
 	    "  -t, --fuse-max-threads N   FUSE worker threads, 1..%d (default: %d)\n"
 	    "      --allow-other          let users other than the mounting one use the tree\n"
 	    "      --fuse-debug           libfuse debug output on stderr\n"
-	    "      --mtty-backend=pty|loopback  far end of new mtty devices (default: pty)\n"
 	    "      --vfio-socket-group=GROUP    vfio sockets mode 0660 with GROUP\n"
 	    "      --vfio-max-dma-maps=N        DMA mappings per session, 1..65535 (1024)\n"
 	    "      --vfio-handshake-timeout=MS  first-message deadline (5000)\n"
 	    "      --vfio-req-timeout=MS        wait after REQ on removal (0)\n"
 	    "      --vfio-dma-timeout=MS        message DMA reply deadline (5000)\n"
-	    "  -h, --help                 show this help and exit\n"
+	    "  -h, --help                 show this help and exit; after --driver, the\n"
+	    "                             module's parameters\n"
 	    "  -V, --version              show the version and exit\n"
 	    "\n"
 	    "Use the tree with stock tools through umdev-exec, e.g. `umdev-exec -- mdevctl "
@@ -110,7 +129,7 @@ static int parse_options(int argc, char **argv, struct options *opt)
 	enum {
 		OPT_ALLOW_OTHER = 256,
 		OPT_FUSE_DEBUG,
-		OPT_MTTY_BACKEND,
+		OPT_MODULE_DIR,
 		OPT_VFIO_GROUP,
 		OPT_VFIO_MAX_DMA_MAPS,
 		OPT_VFIO_HANDSHAKE,
@@ -125,7 +144,8 @@ static int parse_options(int argc, char **argv, struct options *opt)
 	    {"fuse-max-threads", required_argument, NULL, 't'},
 	    {"allow-other", no_argument, NULL, OPT_ALLOW_OTHER},
 	    {"fuse-debug", no_argument, NULL, OPT_FUSE_DEBUG},
-	    {"mtty-backend", required_argument, NULL, OPT_MTTY_BACKEND},
+	    {"driver", required_argument, NULL, 'd'},
+	    {"module-dir", required_argument, NULL, OPT_MODULE_DIR},
 	    {"vfio-socket-group", required_argument, NULL, OPT_VFIO_GROUP},
 	    {"vfio-max-dma-maps", required_argument, NULL, OPT_VFIO_MAX_DMA_MAPS},
 	    {"vfio-handshake-timeout", required_argument, NULL, OPT_VFIO_HANDSHAKE},
@@ -141,8 +161,9 @@ static int parse_options(int argc, char **argv, struct options *opt)
 	    .rundir = DEFAULT_RUNDIR,
 	    .log_level = UMDEV_LOG_NOTICE,
 	    .max_threads = DEFAULT_MAX_THREADS,
+	    .module_dir = UMDEV_MODULE_DIR,
 	};
-	while ((c = getopt_long(argc, argv, "m:r:fl:t:hV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "m:r:fl:t:d:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
 			opt->mountpoint = optarg;
@@ -174,13 +195,16 @@ static int parse_options(int argc, char **argv, struct options *opt)
 		case OPT_FUSE_DEBUG:
 			opt->fuse_debug = true;
 			break;
-		case OPT_MTTY_BACKEND:
-			if (strcmp(optarg, "pty") && strcmp(optarg, "loopback")) {
-				fprintf(stderr, "umdevd: bad --mtty-backend '%s' (pty, loopback)\n",
-					optarg);
+		case 'd':
+			if (opt->nr_drivers == MAX_DRIVERS) {
+				fprintf(stderr, "umdevd: more than %d --driver options\n",
+					MAX_DRIVERS);
 				return -EINVAL;
 			}
-			opt->mtty_backend = optarg;
+			opt->drivers[opt->nr_drivers++] = optarg;
+			break;
+		case OPT_MODULE_DIR:
+			opt->module_dir = optarg;
 			break;
 		case OPT_VFIO_GROUP:
 			opt->vfio.socket_group = optarg;
@@ -205,8 +229,8 @@ static int parse_options(int argc, char **argv, struct options *opt)
 			break;
 		}
 		case 'h':
-			usage(stdout);
-			return 1;
+			opt->help = true; /* after every --driver is known */
+			break;
 		case 'V':
 			printf("umdevd %s\n", UMDEV_VERSION);
 			return 1;
@@ -218,6 +242,10 @@ static int parse_options(int argc, char **argv, struct options *opt)
 	if (optind < argc) {
 		fprintf(stderr, "umdevd: unexpected argument '%s'\n", argv[optind]);
 		return -EINVAL;
+	}
+	if (opt->help && !opt->nr_drivers) {
+		usage(stdout);
+		return 1;
 	}
 	return 0;
 }
@@ -246,10 +274,10 @@ static int mkdir_p(const char *path, mode_t mode)
 	return 0;
 }
 
-/* The parents umdevd registered itself, removed at shutdown in reverse order. */
+/* What umdevd set up, torn down at shutdown in reverse order. */
 struct daemon {
 	struct umdev_sysfs *fs;
-	struct mtty_parent *mtty;
+	struct umdevd_modules modules; /* the driver modules, in loading order */
 	char mountpoint[PATH_MAX];
 	char rundir[PATH_MAX];
 	char pidfile[PATH_MAX + 16]; /* empty: none written */
@@ -377,37 +405,19 @@ static int daemon_start(struct daemon *d, const struct options *opt)
 		umdev_log(UMDEV_LOG_ERR, "cannot set up vfio devices: %s", strerror(-ret));
 		goto err_sysfs_destroy;
 	}
-	ret = mtty_set_rundir(d->rundir);
-	if (ret == 0 && opt->mtty_backend)
-		ret = mtty_set_default_backend(opt->mtty_backend);
-	if (ret < 0) {
-		umdev_log(UMDEV_LOG_ERR, "cannot configure mtty: %s", strerror(-ret));
+	ret = umdevd_modules_init(&d->modules); /* logs a failure; undoes itself */
+	if (ret < 0)
 		goto err_vfio_fini;
-	}
-	ret = mtty_register_driver();
-	if (ret < 0) {
-		umdev_log(UMDEV_LOG_ERR, "cannot register driver 'mtty': %s", strerror(-ret));
-		goto err_vfio_fini;
-	}
-	d->mtty = mtty_parent_add(MTTY_DEFAULT_PARENT, &ret);
-	if (!d->mtty) {
-		umdev_log(UMDEV_LOG_ERR, "cannot register parent '%s': %s", MTTY_DEFAULT_PARENT,
-			  strerror(-ret));
-		goto err_unregister_driver;
-	}
 	ret = umdev_sysfs_mount(d->fs);
 	if (ret < 0) {
 		umdev_log(UMDEV_LOG_ERR, "cannot mount the tree at '%s': %s", d->mountpoint,
 			  mount_error(ret));
-		goto err_parent_remove;
+		goto err_modules_exit;
 	}
 	return 0;
 
-err_parent_remove:
-	mtty_parent_remove(d->mtty);
-	d->mtty = NULL;
-err_unregister_driver:
-	mtty_unregister_driver();
+err_modules_exit:
+	umdevd_modules_exit(&d->modules);
 err_vfio_fini:
 	umdev_vfio_fini();
 err_sysfs_destroy:
@@ -422,11 +432,10 @@ static void daemon_stop(struct daemon *d)
 	unsigned int n;
 
 	umdev_vfio_shutdown(); /* no removal waits T_req for a client from here (V-5, §3.3) */
-	n = umdev__core_remove_all();
+	n = umdev_core_remove_all();
 	umdev_log(UMDEV_LOG_INFO, "removed %u mdev%s", n, n == 1 ? "" : "s");
-	mtty_parent_remove(d->mtty); /* also removes mdevs remove_all skipped (mid-create) */
-	d->mtty = NULL;
-	mtty_unregister_driver();
+	/* parent unregistration also removes mdevs remove_all skipped (mid-create) */
+	umdevd_modules_exit(&d->modules);
 	umdev_sysfs_unmount(d->fs);
 	umdev_vfio_fini();
 	umdev_sysfs_destroy(d->fs);
@@ -497,6 +506,35 @@ static void raise_fd_limit(void)
 	umdev_log(UMDEV_LOG_INFO, "fd limit: %llu open files", (unsigned long long)rl.rlim_cur);
 }
 
+extern const struct umdev_module umdev_builtin_module_mtty;
+
+const struct umdev_module *const umdevd_builtin_modules[] = {
+    &umdev_builtin_module_mtty,
+    NULL,
+};
+
+/*
+ * Open every --driver module (or the default) and set its parameters; nothing of them runs yet.
+ * Return: 0 to go on; 1 after printing --help; -errno after printing why a module is refused.
+ */
+static int load_modules(struct daemon *d, const struct options *opt)
+{
+	int ret = 0;
+
+	d->modules.dir = opt->module_dir;
+	if (!opt->nr_drivers)
+		ret = umdevd_modules_load(&d->modules, DEFAULT_DRIVER, stderr);
+	for (unsigned int i = 0; i < opt->nr_drivers && ret == 0; i++)
+		ret = umdevd_modules_load(&d->modules, opt->drivers[i], stderr);
+	if (ret == 0 && opt->help) {
+		umdevd_modules_help(&d->modules, stdout);
+		ret = 1;
+	}
+	if (ret != 0)
+		umdevd_modules_unload(&d->modules);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	struct daemon d = {0};
@@ -509,8 +547,13 @@ int main(int argc, char **argv)
 	if (ret != 0)
 		return ret > 0 ? EXIT_SUCCESS : EXIT_USAGE;
 	umdev_log_set_sink(NULL, NULL, opt.log_level);
-	if (resolve_dirs(&d, &opt) < 0)
+	ret = load_modules(&d, &opt);
+	if (ret != 0)
+		return ret > 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	if (resolve_dirs(&d, &opt) < 0) {
+		umdevd_modules_unload(&d.modules);
 		return EXIT_FAILURE;
+	}
 
 	block_signals(&set);
 	if (!opt.foreground) {
@@ -523,13 +566,14 @@ int main(int argc, char **argv)
 
 	raise_fd_limit();
 	if (daemon_start(&d, &opt) < 0) {
+		umdevd_modules_unload(&d.modules);
 		daemonize_done(status_fd, EXIT_FAILURE);
 		return EXIT_FAILURE;
 	}
 	printf("umdevd: tree mounted at %s (sys/ inside)\n", d.mountpoint);
 	fflush(stdout);
-	umdev_log(UMDEV_LOG_INFO, "serving '%s' with parent '%s', %u FUSE threads at most",
-		  d.mountpoint, MTTY_DEFAULT_PARENT, opt.max_threads);
+	umdev_log(UMDEV_LOG_INFO, "serving '%s' with %u module%s, %u FUSE threads at most",
+		  d.mountpoint, d.modules.nr, d.modules.nr == 1 ? "" : "s", opt.max_threads);
 	pidfile_write(&d);
 	daemonize_done(status_fd, EXIT_SUCCESS);
 
@@ -540,6 +584,7 @@ int main(int argc, char **argv)
 		  ret == 0 ? strsignal(sig) : "sigwait failed");
 
 	daemon_stop(&d);
+	umdevd_modules_unload(&d.modules); /* last: nothing calls into a module any more */
 	if (d.pidfile[0])
 		(void)unlink(d.pidfile);
 	return EXIT_SUCCESS;

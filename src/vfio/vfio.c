@@ -30,6 +30,7 @@
 #include <linux/pci_regs.h>
 
 #include "umdev/log.h"
+#include "umdev/module.h"
 #include "hooks.h"
 #include "ida.h"
 #include "private.h"
@@ -52,6 +53,8 @@ struct umdev__vfio_config umdev__vfio_config = {
     .dma_timeout_ms = UMDEV_VFIO_DEFAULT_DMA_TIMEOUT_MS,
 };
 static char socket_dir[PATH_MAX]; /* "<rundir>/vfio/devices"; empty: numbering only */
+/* umdev_rundir(): the daemon's run directory; empty: none. Written by init and fini only. */
+static char run_dir[PATH_MAX];
 atomic_bool umdev__vfio_shutting_down;
 
 #define SOCKET_PATH_MAX 107u
@@ -480,6 +483,7 @@ int umdev_vfio_init(const struct umdev_vfio_options *opt)
 	int ret;
 
 	socket_dir[0] = 0;
+	run_dir[0] = 0;
 	if (opt) {
 		if (opt->max_dma_maps > 65535)
 			return -EINVAL;
@@ -500,6 +504,7 @@ int umdev_vfio_init(const struct umdev_vfio_options *opt)
 			ret = setup_rundir(opt->rundir);
 			if (ret < 0)
 				return ret;
+			snprintf(run_dir, sizeof(run_dir), "%s", opt->rundir); /* fits: checked */
 		}
 	}
 	if (!umdev__clientfd_init())
@@ -530,6 +535,11 @@ void umdev_vfio_shutdown(void)
 	umdev__mutex_unlock(&devices_lock);
 }
 
+const char *umdev_rundir(void)
+{
+	return run_dir[0] ? run_dir : NULL;
+}
+
 void umdev_vfio_fini(void)
 {
 	struct umdev_list *pos, *tmp;
@@ -549,4 +559,5 @@ void umdev_vfio_fini(void)
 	umdev__mutex_unlock(&devices_lock);
 	umdev_ida_destroy(&vfio_ida);
 	socket_dir[0] = 0;
+	run_dir[0] = 0;
 }

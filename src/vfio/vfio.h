@@ -46,6 +46,7 @@ int umdev_vfio_init(const struct umdev_vfio_options *opt);
 void umdev_vfio_shutdown(void);
 
 /** umdev_vfio_fini() - uninstall; every vfio device must have been detached. */
+/* (umdev_rundir() of umdev/module.h is implemented here: the rundir of umdev_vfio_init().) */
 void umdev_vfio_fini(void);
 
 #endif

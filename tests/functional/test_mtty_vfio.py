@@ -741,8 +741,8 @@ def test_daemon_exit_hangs_up_ptys(make_umdevd):
     d.check_output()
 
 
-def test_mtty_backend_option_sets_the_default(make_umdevd):
-    d = make_umdevd(args=["--mtty-backend=loopback"]).start()
+def test_mtty_backend_parameter_sets_the_default(make_umdevd):
+    d = make_umdevd(args=["--driver", "mtty:backend=loopback"]).start()
     u = str(uuid.uuid4())
     d.create(u, "mtty-2")
     assert (d.dev_dir(u) / "mtty/backend").read_text() == "loopback\n"

@@ -295,7 +295,7 @@ static void test_remove_all_removes_newest_first(void **state)
 		assert_int_equal(umdev_mdev_create(i == 1 ? T1 : T0, &u[i]), 0);
 	}
 	from = fx_nr_recs();
-	assert_int_equal(umdev__core_remove_all(), 3);
+	assert_int_equal(umdev_core_remove_all(), 3);
 	assert_int_equal(umdev__core_nr_mdevs(), 0);
 	at = fx_find(from, FX_MDEV_UNPUBLISH, &u[2]);
 	assert_true(at >= 0);

@@ -31,7 +31,7 @@ struct mtty_parent {
 	/*
 	 * Ports of this parent not held by a device that exists or is being created. Changed
 	 * only by compare-and-swap in probe (take) and by atomic add in probe's unwind and in
-	 * remove (give back); never above MTTY_MAX_PORTS (mtty.md §3).
+	 * remove (give back); never above the budget it started with (mtty.md §3).
 	 */
 	atomic_uint free_ports;
 };
@@ -50,9 +50,20 @@ static const char *const type_pretty_names[MTTY_NR_TYPES] = {
     "Dual port serial",
 };
 
+/* Ports each new parent owns (mtty_set_ports()); written before any parent is added. */
+static unsigned int mtty_nr_ports = MTTY_MAX_PORTS;
+
+int mtty_set_ports(unsigned int nr)
+{
+	if (nr < 1 || nr > MTTY_PORTS_LIMIT)
+		return -EINVAL;
+	mtty_nr_ports = nr;
+	return 0;
+}
+
 static struct mtty_parent *to_mtty_parent(struct umdev_parent *parent)
 {
-	return (struct mtty_parent *)((char *)parent - offsetof(struct mtty_parent, parent));
+	return umdev_container_of(parent, struct mtty_parent, parent);
 }
 
 /* Ports a device of @type uses: its index in the parent's type array, plus one. */
@@ -210,7 +221,7 @@ struct mtty_parent *mtty_parent_add(const char *name, int *ret_err)
 		p->types[i].pretty_name = type_pretty_names[i];
 		p->type_ptrs[i] = &p->types[i];
 	}
-	atomic_init(&p->free_ports, MTTY_MAX_PORTS);
+	atomic_init(&p->free_ports, mtty_nr_ports);
 
 	ret = umdev_register_parent(&p->parent, name, MTTY_DRIVER_NAME, &mtty_driver, p->type_ptrs,
 				    MTTY_NR_TYPES);

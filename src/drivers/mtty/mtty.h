@@ -7,13 +7,17 @@
  * budget of MTTY_MAX_PORTS ports (mtty.md §3).
  *
  * Lifecycle: mtty_register_driver() -> mtty_parent_add() ... -> mtty_parent_remove() ->
- * mtty_unregister_driver(). The driver uses only the public API of umdev/mdev.h.
+ * mtty_unregister_driver(); module.c does this as the module "mtty" (umdev/module.h) with the
+ * parameters parents=, ports= and backend=. The driver uses only the public API of
+ * include/umdev/, plus the lock checker of src/util/lockdep.c compiled into it.
  */
 #ifndef UMDEV_MTTY_H
 #define UMDEV_MTTY_H
 
-/** Ports owned by one mtty parent (the kernel sample's MAX_MTTYS; mtty.md §3). */
+/** Ports owned by one mtty parent by default (the kernel sample's MAX_MTTYS; mtty.md §3). */
 #define MTTY_MAX_PORTS 24
+/** Largest port budget mtty_set_ports() accepts. */
+#define MTTY_PORTS_LIMIT 65536
 
 /** Name and class of the parent umdevd registers by default (mtty.md §3). */
 #define MTTY_DEFAULT_PARENT "mtty"
@@ -43,6 +47,17 @@ int mtty_set_rundir(const char *rundir);
 int mtty_set_default_backend(const char *name);
 
 /**
+ * mtty_set_ports() - the port budget of parents added afterwards (`ports=` parameter of the
+ * mtty module); MTTY_MAX_PORTS until called.
+ * @nr: 1..MTTY_PORTS_LIMIT ports.
+ *
+ * Call before mtty_parent_add(). Not thread-safe.
+ *
+ * Return: 0; -EINVAL @nr out of range.
+ */
+int mtty_set_ports(unsigned int nr);
+
+/**
  * mtty_register_driver() - register the mdev driver "mtty" with the core.
  *
  * Makes /sys/bus/mdev/drivers/mtty appear. Call once, before mtty_parent_add(). Not
@@ -67,8 +82,9 @@ void mtty_unregister_driver(void);
  *	/sys/class/mdev_bus/<name>; copied by the core. The class is always "mtty".
  * @ret_err: if non-NULL, set to the negative errno on failure; untouched on success.
  *
- * The new parent has a fresh budget of MTTY_MAX_PORTS ports, so its types read 24 and 12
- * available instances (mtty.md §3, T-2). Thread-safe. Source: mtty.md §3, mdev.md §4.3.
+ * The new parent has a fresh budget of ports (MTTY_MAX_PORTS unless mtty_set_ports() said
+ * otherwise), so by default its types read 24 and 12 available instances (mtty.md §3, T-2).
+ *Thread-safe. Source: mtty.md §3, mdev.md §4.3.
  *
  * Return: the parent, or NULL with *@ret_err set: -ENOMEM; -EINVAL bad @name or the driver
  * is not registered; -EEXIST a parent named @name exists (M-11); or the sysfs layer's errno.
