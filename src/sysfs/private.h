@@ -67,8 +67,21 @@ struct sysfs_node {
 	 */
 	atomic_bool published;
 	bool permanent; /* skeleton directory: never unpublished */
+	size_t name_len; /* strlen(name) */
 	struct umdev_list children; /* directories: under tree_lock once published */
 	struct umdev_list sibling; /* in the parent directory's children; under tree_lock */
+	/*
+	 * The name index of a directory's children, under tree_lock like the list (which keeps
+	 * readdir's order): a chained hash table, built once a directory has more than a few
+	 * children and doubled as it grows, so a lookup costs the same at 10 children or 10,000
+	 * (kernfs keeps an rbtree per directory for the same reason). NULL buckets: the list is
+	 * scanned (small directories, or a table that could not be allocated).
+	 */
+	struct sysfs_node **buckets;
+	unsigned int nr_buckets; /* a power of two, or 0 */
+	unsigned int nr_children;
+	struct sysfs_node *hash_next; /* the next child in this node's bucket of dir's table */
+	struct sysfs_node *dir; /* the directory whose children list holds this node, or NULL */
 	unsigned int users; /* shared class directories: parents using it; tree_lock */
 
 	/* attribute files */

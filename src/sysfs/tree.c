@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,7 @@ struct sysfs_node *umdev__sysfs_node_new(const char *name, mode_t mode)
 		free(n);
 		return NULL;
 	}
+	n->name_len = strlen(name);
 	n->mode = mode;
 	atomic_init(&n->refs, 1); /* the builder's, then the tree's */
 	atomic_init(&n->published, false);
@@ -90,10 +92,13 @@ void umdev__sysfs_node_put(struct sysfs_node *n)
 		struct sysfs_node *c = umdev_list_entry(pos, struct sysfs_node, sibling);
 
 		umdev_list_del(&c->sibling);
+		c->dir = NULL;
+		c->hash_next = NULL;
 		umdev__sysfs_node_put(c); /* the reference the directory held */
 	}
 	if (n->parent)
 		umdev__parent_put(n->parent); /* pairs with the get in type_file() */
+	free(n->buckets);
 	free(n->text);
 	free(n->name);
 	free(n);
@@ -104,20 +109,105 @@ static struct sysfs_node *dir_new(const char *name)
 	return umdev__sysfs_node_new(name, S_IFDIR | 0755);
 }
 
+/* ---- a directory's name index (struct sysfs_node.buckets) ---- */
+
+/* Directories with at most this many children are scanned, not indexed. */
+#define DIR_HASH_MIN 16
+
+/* FNV-1a over @len bytes of @name. */
+static uint32_t name_hash(const char *name, size_t len)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)name[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+static struct sysfs_node **bucket_of(struct sysfs_node *dir, const char *name, size_t len)
+{
+	return &dir->buckets[name_hash(name, len) & (dir->nr_buckets - 1)];
+}
+
+/*
+ * Rebuild @dir's index with @nr buckets (a power of two) from its children list. An allocation
+ * failure keeps the old index, or none: lookups stay correct, only slower.
+ */
+static void dir_rehash(struct sysfs_node *dir, unsigned int nr)
+{
+	struct sysfs_node **buckets = calloc(nr, sizeof(*buckets));
+	struct umdev_list *pos;
+
+	if (!buckets)
+		return;
+	free(dir->buckets);
+	dir->buckets = buckets;
+	dir->nr_buckets = nr;
+	umdev_list_for_each(pos, &dir->children) {
+		struct sysfs_node *c = umdev_list_entry(pos, struct sysfs_node, sibling);
+		struct sysfs_node **b = bucket_of(dir, c->name, c->name_len);
+
+		c->hash_next = *b;
+		*b = c;
+	}
+}
+
 /* Append @child to @dir; the directory takes over the caller's reference. */
 static void dir_add(struct sysfs_node *dir, struct sysfs_node *child)
 {
 	umdev_list_add_tail(&dir->children, &child->sibling);
+	child->dir = dir;
+	dir->nr_children++;
+	if (dir->nr_children > DIR_HASH_MIN && dir->nr_children > dir->nr_buckets) {
+		dir_rehash(dir, dir->nr_buckets ? 2 * dir->nr_buckets : 2 * DIR_HASH_MIN);
+		if (dir->buckets && dir->nr_buckets >= dir->nr_children)
+			return; /* the rebuild indexed @child too */
+	}
+	if (dir->buckets) {
+		struct sysfs_node **b = bucket_of(dir, child->name, child->name_len);
+
+		child->hash_next = *b;
+		*b = child;
+	}
+}
+
+/* Take @child out of its directory's list and index; the caller keeps the reference. */
+static void dir_del(struct sysfs_node *child)
+{
+	struct sysfs_node *dir = child->dir;
+
+	umdev_list_del(&child->sibling);
+	child->dir = NULL;
+	if (!dir)
+		return;
+	dir->nr_children--;
+	if (dir->buckets) {
+		struct sysfs_node **b = bucket_of(dir, child->name, child->name_len);
+
+		while (*b && *b != child)
+			b = &(*b)->hash_next;
+		if (*b)
+			*b = child->hash_next;
+	}
+	child->hash_next = NULL;
 }
 
 static struct sysfs_node *dir_find(struct sysfs_node *dir, const char *name, size_t len)
 {
 	struct umdev_list *pos;
 
+	if (dir->buckets) {
+		for (struct sysfs_node *c = *bucket_of(dir, name, len); c; c = c->hash_next)
+			if (c->name_len == len && memcmp(c->name, name, len) == 0)
+				return c;
+		return NULL;
+	}
 	umdev_list_for_each(pos, &dir->children) {
 		struct sysfs_node *c = umdev_list_entry(pos, struct sysfs_node, sibling);
 
-		if (strlen(c->name) == len && memcmp(c->name, name, len) == 0)
+		if (c->name_len == len && memcmp(c->name, name, len) == 0)
 			return c;
 	}
 	return NULL;
@@ -180,7 +270,7 @@ static void attach(struct umdev_sysfs *fs, struct sysfs_node *dir, struct sysfs_
 static void detach(struct umdev_sysfs *fs, struct sysfs_node *n)
 {
 	umdev__assert_write_held(&fs->tree_lock);
-	umdev_list_del(&n->sibling);
+	dir_del(n);
 	mark_published(fs, n, false);
 }
 

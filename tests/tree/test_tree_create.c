@@ -443,6 +443,47 @@ static void test_M34_open_access_check_even_as_root(void **state)
 	assert_int_equal(fx_remove(f, u), 1);
 }
 
+/*
+ * Directories of many children (issue 10): past DIR_HASH_MIN children a directory indexes its
+ * names, and the index is rebuilt as it grows (here through 32, 64 and 128 buckets in
+ * bus/mdev/devices and t0's directory). Every present name resolves, every removed one is
+ * ENOENT, and the listing stays exact, after creates and removes in an order that leaves holes.
+ */
+#define MANY 200
+static void test_M22_large_directories_resolve_every_name(void **state)
+{
+	struct tdrv_options opt = {.max_instances = MANY};
+	struct fx *f = *state;
+	char *list;
+
+	fx_stop(f);
+	fx_start(f, &opt, 1);
+	for (unsigned int i = 0; i < MANY; i++)
+		assert_int_equal(fx_create(f, 0, fx_uuid(1000 + i)), 37);
+	for (unsigned int i = 0; i < MANY; i += 3) /* holes in every bucket chain */
+		assert_int_equal(fx_remove(f, fx_uuid(1000 + i)), 1);
+	for (unsigned int i = 0; i < MANY; i++) {
+		const char *u = fx_uuid(1000 + i);
+		bool present = i % 3 != 0;
+
+		assert_int_equal(fx_exists(fx_dev(f, u, NULL)), present);
+		assert_int_equal(fx_exists(fx_path(f, "sys/devices/virtual/tdrv/t0/%s/uevent", u)),
+				 present);
+	}
+	list = fx_list(fx_path(f, "sys/bus/mdev/devices"));
+	assert_non_null(list);
+	for (unsigned int i = 0; i < MANY; i++)
+		if (i % 3 != 0)
+			assert_non_null(strstr(list, fx_uuid(1000 + i)));
+	/* exactly those: 36 bytes each, comma-separated */
+	assert_int_equal(strlen(list), (size_t)(MANY - (MANY + 2) / 3) * (UUID_STR_LEN)-1);
+	free(list);
+	for (unsigned int i = 0; i < MANY; i++)
+		if (i % 3 != 0)
+			assert_int_equal(fx_remove(f, fx_uuid(1000 + i)), 1);
+	assert_false(fx_exists(fx_dev(f, fx_uuid(1001), NULL)));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -483,6 +524,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_M33_create_after_failure_succeeds, fx_setup,
 					    fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_M34_open_access_check_even_as_root, fx_setup,
+					    fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_M22_large_directories_resolve_every_name, fx_setup,
 					    fx_teardown),
 	};
 
