@@ -108,6 +108,7 @@ struct umdev_mdev {
 	unsigned int vfio_index; /* C7 */
 	int iommu_group; /* C8; -1 before */
 	void *tree_nodes; /* C8: the sysfs module's node set */
+	void *vfio_device; /* the vfio layer's record (umdev__mdev_vfio_slot()); never read here */
 };
 
 /* ---- registry.c: globals and hooks ---- */

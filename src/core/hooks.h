@@ -81,6 +81,14 @@ struct umdev__type *umdev__mdev_core_type(const struct umdev_mdev *mdev);
 unsigned int umdev__mdev_iommu_group(const struct umdev_mdev *mdev);
 /** The driver's vfio_ops (may be NULL); valid from C6 to R5, while the driver is bound. */
 const struct umdev_vfio_ops *umdev__mdev_vfio_ops(const struct umdev_mdev *mdev);
+/**
+ * umdev__mdev_vfio_slot() - the vfio layer's per-mdev pointer (its device record), so that it
+ * finds the record in O(1) (issue 10). NULL from C4; the core never reads or writes it
+ * afterwards: the vfio layer sets and clears it under its own devices_lock, and clears it
+ * before the record goes, except for records it keeps after the mdev is freed (a failed
+ * probe's declaration), which it never reaches through the slot again.
+ */
+void **umdev__mdev_vfio_slot(struct umdev_mdev *mdev);
 /** The driver's dev_groups (may be NULL). */
 const struct umdev_attr_group *const *umdev__mdev_dev_groups(const struct umdev_mdev *mdev);
 

@@ -519,6 +519,11 @@ uint64_t umdev__mdev_serial(const struct umdev_mdev *mdev)
 	return mdev->serial;
 }
 
+void **umdev__mdev_vfio_slot(struct umdev_mdev *mdev)
+{
+	return &mdev->vfio_device;
+}
+
 struct umdev__type *umdev__mdev_core_type(const struct umdev_mdev *mdev)
 {
 	return mdev->type;

@@ -62,20 +62,30 @@ atomic_bool umdev__vfio_shutting_down;
 
 /* ---- records ---- */
 
-/* Caller holds devices_lock. */
-static struct umdev__vfio_device *find_locked(struct umdev_mdev *mdev, uint64_t serial)
+/*
+ * The listed record of @mdev, found through the mdev's vfio slot in O(1) (issue 10): the slot
+ * points at the record exactly while it is listed. Caller holds devices_lock.
+ */
+static struct umdev__vfio_device *find_locked(struct umdev_mdev *mdev)
 {
-	struct umdev_list *pos;
-
 	umdev__assert_held(&devices_lock);
-	umdev_list_for_each(pos, &devices) {
-		struct umdev__vfio_device *dev =
-		    umdev_list_entry(pos, struct umdev__vfio_device, node);
+	return *umdev__mdev_vfio_slot(mdev);
+}
 
-		if (dev->mdev == mdev && dev->serial == serial)
-			return dev;
-	}
-	return NULL;
+/* List @dev and point its mdev's slot at it. Caller holds devices_lock. */
+static void device_list(struct umdev__vfio_device *dev)
+{
+	umdev__assert_held(&devices_lock);
+	umdev_list_add_tail(&devices, &dev->node);
+	*umdev__mdev_vfio_slot(dev->mdev) = dev;
+}
+
+/* Unlist @dev and clear its mdev's slot; the mdev must be alive. Caller holds devices_lock. */
+static void device_unlist(struct umdev__vfio_device *dev)
+{
+	umdev__assert_held(&devices_lock);
+	umdev_list_del(&dev->node);
+	*umdev__mdev_vfio_slot(dev->mdev) = NULL;
 }
 
 struct umdev__vfio_device *umdev__vfio_device_find(struct umdev_mdev *mdev)
@@ -83,7 +93,7 @@ struct umdev__vfio_device *umdev__vfio_device_find(struct umdev_mdev *mdev)
 	struct umdev__vfio_device *dev;
 
 	umdev__mutex_lock(&devices_lock);
-	dev = find_locked(mdev, umdev__mdev_serial(mdev));
+	dev = find_locked(mdev);
 	umdev__mutex_unlock(&devices_lock);
 	return dev;
 }
@@ -91,24 +101,20 @@ struct umdev__vfio_device *umdev__vfio_device_find(struct umdev_mdev *mdev)
 struct umdev__vfio_device *umdev__vfio_lock_live(struct umdev_mdev *mdev)
 {
 	struct umdev__vfio_device *dev;
-	struct umdev_list *pos;
 
 	if (!mdev)
 		return NULL;
 	umdev__mutex_lock(&devices_lock);
-	umdev_list_for_each(pos, &devices) {
-		dev = umdev_list_entry(pos, struct umdev__vfio_device, node);
-		if (dev->mdev != mdev)
-			continue;
+	dev = find_locked(mdev);
+	if (dev) {
 		umdev__mutex_lock(&dev->lock);
-		if (dev->state == VFIO_DEV_LIVE) {
-			umdev__mutex_unlock(&devices_lock);
-			return dev; /* unlocked by the caller */
+		if (dev->state != VFIO_DEV_LIVE) {
+			umdev__mutex_unlock(&dev->lock);
+			dev = NULL;
 		}
-		umdev__mutex_unlock(&dev->lock);
 	}
 	umdev__mutex_unlock(&devices_lock);
-	return NULL;
+	return dev; /* locked: unlocked by the caller */
 }
 
 static struct umdev__vfio_device *device_new(struct umdev_mdev *mdev)
@@ -150,19 +156,17 @@ static void device_free(struct umdev__vfio_device *dev)
 struct umdev__vfio_device *umdev__vfio_lock_declared(struct umdev_mdev *mdev, bool create, int *ret)
 {
 	struct umdev__vfio_device *dev;
-	uint64_t serial;
 
 	if (!mdev) {
 		*ret = -EINVAL;
 		return NULL;
 	}
-	serial = umdev__mdev_serial(mdev);
 	umdev__mutex_lock(&devices_lock);
-	dev = find_locked(mdev, serial);
+	dev = find_locked(mdev);
 	if (!dev && create) {
 		dev = device_new(mdev);
 		if (dev)
-			umdev_list_add_tail(&devices, &dev->node);
+			device_list(dev);
 	}
 	if (dev)
 		umdev__mutex_lock(&dev->lock);
@@ -197,9 +201,9 @@ void umdev__vfio_declared_free(struct umdev_mdev *mdev)
 
 	umdev__mutex_lock(&devices_lock);
 	/* a listed record's state is stable under devices_lock: C7 and R4 unlist it to change it */
-	dev = find_locked(mdev, umdev__mdev_serial(mdev));
+	dev = find_locked(mdev);
 	if (dev && dev->state == VFIO_DEV_DECLARED)
-		umdev_list_del(&dev->node);
+		device_unlist(dev);
 	else
 		dev = NULL; /* none, or LIVE: R4 frees it */
 	umdev__mutex_unlock(&devices_lock);
@@ -214,7 +218,7 @@ struct umdev__vfio_device *umdev__vfio_lock_model(struct umdev_mdev *mdev)
 	if (!mdev)
 		return NULL;
 	umdev__mutex_lock(&devices_lock);
-	dev = find_locked(mdev, umdev__mdev_serial(mdev));
+	dev = find_locked(mdev);
 	if (dev)
 		umdev__mutex_lock(&dev->lock);
 	umdev__mutex_unlock(&devices_lock);
@@ -313,12 +317,11 @@ static int vfio_register(void *opaque, struct umdev_mdev *mdev, unsigned int *re
 
 	(void)opaque;
 	umdev__mutex_lock(&devices_lock);
-	dev = find_locked(mdev, umdev__mdev_serial(mdev));
-	if (!dev) {
+	dev = find_locked(mdev);
+	if (!dev)
 		dev = device_new(mdev); /* a driver without a device model */
-	} else {
-		umdev_list_del(&dev->node); /* re-inserted when LIVE */
-	}
+	else
+		device_unlist(dev); /* re-listed when LIVE */
 	umdev__mutex_unlock(&devices_lock);
 	if (!dev)
 		return -ENOMEM;
@@ -342,7 +345,7 @@ static int vfio_register(void *opaque, struct umdev_mdev *mdev, unsigned int *re
 	}
 	dev->state = VFIO_DEV_LIVE;
 	umdev__mutex_lock(&devices_lock);
-	umdev_list_add_tail(&devices, &dev->node);
+	device_list(dev);
 	umdev__mutex_unlock(&devices_lock);
 	*ret_index = dev->index;
 	return 0;
@@ -364,7 +367,7 @@ static void vfio_detach(void *opaque, struct umdev_mdev *mdev)
 
 	(void)opaque;
 	umdev__mutex_lock(&devices_lock);
-	dev = find_locked(mdev, umdev__mdev_serial(mdev));
+	dev = find_locked(mdev);
 	umdev__mutex_unlock(&devices_lock);
 	if (!dev)
 		return; /* C7 never ran for it */
@@ -387,7 +390,7 @@ static void vfio_detach(void *opaque, struct umdev_mdev *mdev)
 		dev->close_budget = NULL;
 	}
 	umdev__mutex_lock(&devices_lock);
-	umdev_list_del(&dev->node);
+	device_unlist(dev);
 	umdev__mutex_unlock(&devices_lock);
 	umdev__mutex_lock(&dev->lock);
 	umdev__dma_abort_all(dev); /* no session any more; nothing new can be queued */
@@ -552,7 +555,7 @@ void umdev_vfio_fini(void)
 		    umdev_list_entry(pos, struct umdev__vfio_device, node);
 
 		if (dev->state == VFIO_DEV_DECLARED) {
-			umdev_list_del(&dev->node);
+			umdev_list_del(&dev->node); /* its mdev, and the slot, are gone already */
 			device_free(dev);
 		}
 	}
