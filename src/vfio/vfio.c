@@ -4,8 +4,8 @@
  * (mdev.md §6.7), the device-model declarations drivers make in probe (§10.3), the listening
  * socket of each device and its server thread.
  *
- * A device record is created by the driver's first umdev_pci_init() (state DECLARED, keyed by
- * the mdev and its serial, since C7 has not yet run) or at C7 for a driver without a model.
+ * A device record is created by the driver's first umdev_pci_init() (state DECLARED; the mdev's
+ * vfio slot points at it while it is listed) or at C7 for a driver without a model.
  * A probe that fails after umdev_pci_init() frees it with umdev_pci_fini() (the core calls
  * no vfio hook for a failed probe); umdev_vfio_fini() reaps what a driver forgot.
  * C7 makes it LIVE: N allocated, socket listening, server thread started. R4 stops the thread,
