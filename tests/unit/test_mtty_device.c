@@ -1147,10 +1147,67 @@ static void test_T80_restore_rejects_bad_images(void **state)
 	assert_memory_equal(ref + 280, img + 280, 64);
 }
 
+static unsigned int nr_threads(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	unsigned int n = 0;
+
+	assert_non_null(d);
+	for (struct dirent *e; (e = readdir(d));)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* Wait up to 5 s for the thread count to reach @want (a session ends in its own thread). */
+static unsigned int nr_threads_reach(unsigned int want)
+{
+	unsigned int n = nr_threads();
+
+	for (int i = 0; i < 500 && n != want; i++) {
+		usleep(10000);
+		n = nr_threads();
+	}
+	return n;
+}
+
+/*
+ * Issue 10: the pty poller runs only while a client is connected (§5.1: bytes move only
+ * then), so an idle pty-mode device has no poller thread; a client adds exactly one, and its
+ * departure takes it away again. Its input still flows (T-59 covers the bytes themselves).
+ */
+static void test_T59_pty_poller_runs_only_while_a_client_is_connected(void **state)
+{
+	struct fx *f = *state;
+	unsigned int before, idle, connected;
+	char path[128];
+
+	before = nr_threads();
+	uuid_generate(f->u);
+	assert_int_equal(umdev__type_create(f->types[1], &f->u), 0);
+	f->mdev = umdev_mdev_get(&f->u);
+	assert_non_null(f->mdev);
+	assert_string_equal(attr_show(f, "backend"), "pty\n");
+	idle = nr_threads();
+	snprintf(path, sizeof(path), "%s/vfio/devices/vfio%u", f->rundir,
+		 umdev_mdev_vfio_index(f->mdev));
+	f->fd = vc_open(path);
+	assert_true(f->fd >= 0);
+	connected = nr_threads();
+	assert_int_equal(connected, idle + 1); /* the poller */
+	close(f->fd);
+	f->fd = -1;
+	assert_int_equal(nr_threads_reach(idle), idle);
+	/* the vfio layer's own threads per idle device, if any, are not the poller's */
+	assert_true(idle - before <= 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_T16_T17_T18_info_mtty2, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_T59_pty_poller_runs_only_while_a_client_is_connected, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_T17_T22_T74_mtty1_has_no_bar1, fx_setup,
 					    fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_T19_T20_power_on_config, fx_setup, fx_teardown),

@@ -11,14 +11,16 @@
  *   passed to umdev_intx_set_level() (INTx level, Status bit 3) and a rise of C to
  *   umdev_msi_notify() (MSI edge); the server does masking and delivery.
  * - Host side (§4, §5): per port a pty master; guest bytes are written to it without blocking
- *   while it is attached (§5.2); a poller thread per device in pty mode reads at most the RX
- *   FIFO's room while a client is connected (§5.3), re-checking hung-up masters every 100 ms.
+ *   while it is attached (§5.2); a poller thread reads at most the RX FIFO's room while a
+ *   client is connected (§5.3), re-checking hung-up masters every 100 ms. The thread and its
+ *   wake eventfd exist only while a client is connected in pty mode (bytes move only then,
+ *   §5.1): an idle device costs no thread (issue 10).
  *
  * Locks (outer to inner; docs/locking.md "mtty device"; checked locks of src/util/lockdep.h,
  * so every "Caller holds" below is also an umdev__assert_held()):
  *   backend_lock  per device: the backend mode, the ptys and the poller thread's life; held by
  *                 a backend write, by create, open/close_device and destroy, across pty
- *                 creation and the poller's join. Never taken by the poller.
+ *                 creation, the poller's start and its join. Never taken by the poller.
  *   lock          per device: the ports' register state and counters, connected, irq_cond,
  *                 poll_mask; held for one register access or one batch. Held while calling
  *                 umdev_intx_set_level()/umdev_msi_notify(), whose vfio locks are leaves.
@@ -91,7 +93,7 @@ struct mtty_device {
 	/* the poller thread; under backend_lock */
 	pthread_t poller;
 	bool poller_running;
-	int wake_fd; /* eventfd waking the poller; -1 without one */
+	int wake_fd; /* eventfd waking the poller; -1 when none runs; written under both locks */
 };
 
 /* ---- settings (mtty.h) ---- */
@@ -302,26 +304,35 @@ static void *poller_main(void *arg)
 	return NULL;
 }
 
-/* Caller holds backend_lock; the device is in pty mode. */
+/* Caller holds backend_lock; the device is in pty mode and a client is connecting. */
 static int poller_start(struct mtty_device *dev)
 {
 	sigset_t all, old;
-	int ret;
+	int ret, fd;
 
 	umdev__assert_held(&dev->backend_lock);
+	fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (fd < 0)
+		return -errno;
 	for (unsigned int i = 0; i < dev->nr_ports; i++)
 		dev->ports[i].hup = false;
 	umdev__mutex_lock(&dev->lock);
 	dev->poller_stop = false;
 	dev->poll_mask = 0;
+	dev->wake_fd = fd;
 	umdev__mutex_unlock(&dev->lock);
 	/* the poller takes no signal: the daemon waits for them synchronously */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	ret = -pthread_create(&dev->poller, NULL, poller_main, dev);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (ret < 0)
+	if (ret < 0) {
+		umdev__mutex_lock(&dev->lock);
+		dev->wake_fd = -1;
+		umdev__mutex_unlock(&dev->lock);
+		close(fd);
 		return ret;
+	}
 	dev->poller_running = true;
 	return 0;
 }
@@ -339,6 +350,10 @@ static void poller_stop(struct mtty_device *dev)
 	umdev__mutex_unlock(&dev->lock);
 	pthread_join(dev->poller, NULL);
 	dev->poller_running = false;
+	umdev__mutex_lock(&dev->lock);
+	close(dev->wake_fd);
+	dev->wake_fd = -1;
+	umdev__mutex_unlock(&dev->lock);
 }
 
 /* ---- backends (§4.2, §4.3) ---- */
@@ -392,7 +407,10 @@ static void set_loopback(struct mtty_device *dev, bool loopback)
 	umdev__mutex_unlock(&dev->lock);
 }
 
-/* Switch the backend (§4.2). Caller holds backend_lock and checked that no client is there. */
+/*
+ * Switch the backend (§4.2). Caller holds backend_lock and checked that no client is there,
+ * so no poller runs.
+ */
 static int backend_switch(struct mtty_device *dev, bool loopback)
 {
 	int ret;
@@ -401,7 +419,6 @@ static int backend_switch(struct mtty_device *dev, bool loopback)
 	if (loopback == dev->loopback)
 		return 0; /* the current value: nothing changes (the pty and its path stay) */
 	if (loopback) {
-		poller_stop(dev);
 		set_loopback(dev, true);
 		ptys_close(dev);
 		return 0;
@@ -410,12 +427,7 @@ static int backend_switch(struct mtty_device *dev, bool loopback)
 	if (ret < 0)
 		return ret; /* stays in loopback mode */
 	set_loopback(dev, false);
-	ret = poller_start(dev);
-	if (ret < 0) {
-		set_loopback(dev, true);
-		ptys_close(dev);
-	}
-	return ret;
+	return 0;
 }
 
 /* ---- PCI declaration (§6.1, §6.2) ---- */
@@ -473,11 +485,7 @@ int mtty_device_create(struct umdev_mdev *mdev, unsigned int nr_ports, struct mt
 		port->pty.master = -1;
 		mtty_uart_init(&port->uart, &pty_ops, port);
 	}
-	dev->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (dev->wake_fd < 0) {
-		ret = -errno;
-		goto err_free;
-	}
+	dev->wake_fd = -1;
 	umdev__mutex_lock(&dev->backend_lock);
 	dev->loopback = true; /* until the ptys exist */
 	set_loopback(dev, true);
@@ -486,7 +494,7 @@ int mtty_device_create(struct umdev_mdev *mdev, unsigned int nr_ports, struct mt
 		ret = backend_switch(dev, false); /* §4.3: before the create write returns */
 	umdev__mutex_unlock(&dev->backend_lock);
 	if (ret < 0)
-		goto err_close_wake;
+		goto err_free;
 	ret = pci_declare(mdev, nr_ports);
 	if (ret < 0)
 		goto err_pci_fini;
@@ -498,8 +506,6 @@ err_pci_fini:
 	umdev__mutex_lock(&dev->backend_lock);
 	(void)backend_switch(dev, true);
 	umdev__mutex_unlock(&dev->backend_lock);
-err_close_wake:
-	close(dev->wake_fd);
 err_free:
 	umdev__mutex_destroy(&dev->lock);
 	umdev__mutex_destroy(&dev->backend_lock);
@@ -513,9 +519,9 @@ void mtty_device_destroy(struct mtty_device *dev)
 		return;
 	umdev_pci_fini(dev->mdev); /* pairs with pci_declare(); after R4 it does nothing */
 	umdev__mutex_lock(&dev->backend_lock);
-	(void)backend_switch(dev, true); /* poller stopped, symlinks then masters (§5.5) */
+	poller_stop(dev); /* none runs unless close_device was never called */
+	(void)backend_switch(dev, true); /* symlinks then masters (§5.5) */
 	umdev__mutex_unlock(&dev->backend_lock);
-	close(dev->wake_fd);
 	umdev__mutex_destroy(&dev->lock);
 	umdev__mutex_destroy(&dev->backend_lock);
 	free(dev);
@@ -604,26 +610,39 @@ static int mtty_reset(struct umdev_mdev *mdev)
 	return 0;
 }
 
-static void set_connected(struct mtty_device *dev, bool connected)
+/*
+ * A client connects or leaves. The poller runs exactly while one is connected in pty mode
+ * (the backend cannot change then, §4.2). Return: 0, or poller_start()'s errno, for the
+ * VERSION reply (nothing changed).
+ */
+static int set_connected(struct mtty_device *dev, bool connected)
 {
+	int ret = 0;
+
 	umdev__mutex_lock(&dev->backend_lock); /* a backend write sees no half-open client */
-	umdev__mutex_lock(&dev->lock);
-	dev->connected = connected; /* §5.1: bytes move only while a client is connected */
-	evaluate(dev);
-	wake_poller(dev);
-	umdev__mutex_unlock(&dev->lock);
+	if (connected && !dev->loopback)
+		ret = poller_start(dev);
+	if (ret == 0) {
+		umdev__mutex_lock(&dev->lock);
+		dev->connected = connected; /* §5.1: bytes move only while a client is connected */
+		evaluate(dev);
+		wake_poller(dev);
+		umdev__mutex_unlock(&dev->lock);
+	}
+	if (!connected)
+		poller_stop(dev);
 	umdev__mutex_unlock(&dev->backend_lock);
+	return ret;
 }
 
 static int mtty_open_device(struct umdev_mdev *mdev)
 {
-	set_connected(mtty_device_of(mdev), true);
-	return 0;
+	return set_connected(mtty_device_of(mdev), true);
 }
 
 static void mtty_close_device(struct umdev_mdev *mdev)
 {
-	set_connected(mtty_device_of(mdev), false);
+	(void)set_connected(mtty_device_of(mdev), false);
 }
 
 /* ---- state save and restore (§9) ---- */
