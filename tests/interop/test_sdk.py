@@ -199,13 +199,17 @@ def test_sdk_example_builds_against_the_install_only(sdk, example):
     assert (sdk.path("umdev/drivers/mtty.so").parent / "pci_echo.so").is_file()
 
 
-def test_sdk_example_help_lists_its_parameter(sdk, example, tmp_path):
-    d = InstalledUmdevd(tmp_path, sdk, args=["--driver", str(example.module), "--help"])
+def test_sdk_installed_example_loads_by_name_and_lists_its_parameter(sdk, example, tmp_path):
+    """`umdevd --driver pci_echo` finds the installed module in the module directory."""
+    moduledir = sdk.path("umdev/drivers/mtty.so").parent
+    d = InstalledUmdevd(tmp_path, sdk, args=["--module-dir", str(moduledir),
+                                             "--driver", "pci_echo", "--help"])
     r = subprocess.run(d.command(), capture_output=True, text=True, timeout=60,
                        stdin=subprocess.DEVNULL)
     assert r.returncode == 0, r.stderr
-    assert re.search(r"^Module pci_echo \(\S*/pci_echo\.so\): example PCI device", r.stdout,
-                     re.M), r.stdout
+    m = re.search(r"^Module pci_echo \((\S*)\): example PCI device", r.stdout, re.M)
+    assert m, r.stdout
+    assert Path(m.group(1)).resolve() == (moduledir / "pci_echo.so").resolve()
     assert re.search(r"^  instances +.*\(1\.\.64, default 4\)$", r.stdout, re.M), r.stdout
 
 
