@@ -10,10 +10,17 @@
  * It prints, in one run:
  *   1. the round trip of a 4-byte config REGION_READ (region 7, offset 0: 32-byte request,
  *      36-byte reply) and of a BAR0 register read (region 0, offset 5 = LSR, 1 byte: 32-byte
- *      request, 33-byte reply), p50 and p99, on one device with one client;
+ *      request, 33-byte reply), p50 and p99, on one device with one client, against
  *   2. a bare UNIX-socket ping-pong of the same message sizes (a thread that reads the 32-byte
- *      request and writes a reply of the same size, through the same client code), and the
- *      ratio of each vfio-user figure to it;
+ *      request and writes a reply of the same size, through the same client code): the floor.
+ *      Every thread of the process is pinned to one CPU for these, and ROUNDS rounds of the
+ *      floor and of the server are interleaved; each round's ratio is printed, and the median.
+ *      Then the same unpinned (the scheduler's choice), with the spread of the rounds: on a
+ *      2-vCPU VM a round trip is ~7 us when both ends share a CPU and 65-95 us when they do
+ *      not, so unpinned figures are reported, never used for a ratio. With
+ *      BENCH_VFIO_EXTERNAL=<socket path> the same client also measures another vfio-user
+ *      server's config read (e.g. libvfio-user's sample server, built outside this tree),
+ *      interleaved the same way;
  *   3. the config-read round trip with 1, 8 and 64 devices served at once, each by its own
  *      client thread, for the same wall time: p50, p99 and round trips per second in total;
  *   4. the GET_INFO round trip (32-byte request, 32-byte reply), p50 and p99, of a client of
@@ -26,8 +33,10 @@
  *
  * Usage: bench_vfio [ROUND_TRIPS] [SECONDS_PER_SCALE_POINT]   (defaults 50000 and 3)
  */
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -546,11 +555,114 @@ static void scale_point(unsigned int nr, double seconds)
 	pthread_barrier_destroy(&start_line);
 }
 
+/* ---- pinning and rounds ---- */
+
+#define ROUNDS 5
+
+/* Set the CPU affinity of every thread of this process (server threads included). */
+static void affinity_all(const cpu_set_t *set)
+{
+	DIR *d = opendir("/proc/self/task");
+
+	if (!d)
+		die("opendir /proc/self/task", errno);
+	for (struct dirent *e; (e = readdir(d));) {
+		pid_t tid = (pid_t)strtol(e->d_name, NULL, 10);
+
+		if (tid > 0)
+			(void)sched_setaffinity(tid, sizeof(*set), set); /* a thread may be gone */
+	}
+	closedir(d);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, unsigned int n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return v[n / 2];
+}
+
+/* One "config REGION_READ against the floor" series of ROUNDS interleaved rounds. */
+struct series {
+	struct figures floor[ROUNDS], server[ROUNDS], external[ROUNDS];
+};
+
+static void run_series(struct series *sr, const char *ext, size_t n, uint64_t *ns)
+{
+	struct read_req req;
+	int fd, efd = -1;
+
+	fd = client_open(sockets[0]);
+	if (ext)
+		efd = client_open(ext);
+	set_read(&req, REGION_CONFIG, 0, 4);
+	for (unsigned int r = 0; r < ROUNDS; r++) {
+		sr->floor[r] = bare_ping_pong(sizeof(struct read_req) + 4, n, ns);
+		sr->server[r] = measure(fd, &req, n, ns);
+		if (efd >= 0)
+			sr->external[r] = measure(efd, &req, n, ns);
+	}
+	close(fd);
+	if (efd >= 0)
+		close(efd);
+}
+
+static void print_series(const struct series *sr, bool pinned, bool ext)
+{
+	double fl[ROUNDS], sv[ROUNDS], ex[ROUNDS], r50[ROUNDS], r99[ROUNDS], rx[ROUNDS];
+
+	for (unsigned int r = 0; r < ROUNDS; r++) {
+		fl[r] = sr->floor[r].p50_us;
+		sv[r] = sr->server[r].p50_us;
+		ex[r] = sr->external[r].p50_us;
+		r50[r] = sr->server[r].p50_us / sr->floor[r].p50_us;
+		r99[r] = sr->server[r].p99_us / sr->floor[r].p99_us;
+		rx[r] = ext ? sr->server[r].p50_us / sr->external[r].p50_us : 0;
+		printf("  round %u: floor p50 %6.1f p99 %6.1f | umdev p50 %6.1f p99 %6.1f | "
+		       "ratio p50 %.2fx p99 %.2fx",
+		       r + 1, sr->floor[r].p50_us, sr->floor[r].p99_us, sr->server[r].p50_us,
+		       sr->server[r].p99_us, r50[r], r99[r]);
+		if (ext)
+			printf(" | external p50 %6.1f, umdev/external %.2fx",
+			       sr->external[r].p50_us, rx[r]);
+		printf("\n");
+	}
+	if (pinned) {
+		printf("  median of %d rounds: umdev/floor p50 %.2fx, p99 %.2fx", ROUNDS,
+		       median(r50, ROUNDS), median(r99, ROUNDS));
+		if (ext)
+			printf(", umdev/external p50 %.2fx", median(rx, ROUNDS));
+		printf("\n");
+	} else {
+		qsort(fl, ROUNDS, sizeof(double), cmp_double);
+		qsort(sv, ROUNDS, sizeof(double), cmp_double);
+		printf("  p50 spread over %d rounds (min/median/max): floor %.1f/%.1f/%.1f us, "
+		       "umdev %.1f/%.1f/%.1f us",
+		       ROUNDS, fl[0], fl[ROUNDS / 2], fl[ROUNDS - 1], sv[0], sv[ROUNDS / 2],
+		       sv[ROUNDS - 1]);
+		if (ext) {
+			qsort(ex, ROUNDS, sizeof(double), cmp_double);
+			printf(", external %.1f/%.1f/%.1f us", ex[0], ex[ROUNDS / 2],
+			       ex[ROUNDS - 1]);
+		}
+		printf("\n");
+	}
+}
+
 int main(int argc, char **argv)
 {
 	size_t n = argc > 1 ? strtoul(argv[1], NULL, 10) : 50000;
 	double seconds = argc > 2 ? strtod(argv[2], NULL) : 3.0;
 	struct figures cfg, bar, bare36, bare33, idle, flooded;
+	static struct series pinned, unpinned;
+	cpu_set_t all_cpus, one_cpu;
+	const char *ext;
 	unsigned long sent;
 	struct read_req req;
 	uint64_t *ns;
@@ -563,8 +675,31 @@ int main(int argc, char **argv)
 	ns = malloc(n * sizeof(uint64_t));
 	if (!ns)
 		die("malloc", ENOMEM);
+	if (sched_getaffinity(0, sizeof(all_cpus), &all_cpus))
+		die("sched_getaffinity", errno);
 	server_start();
 
+	CPU_ZERO(&one_cpu);
+	for (int c = 0; c < CPU_SETSIZE; c++) {
+		if (CPU_ISSET(c, &all_cpus)) {
+			CPU_SET(c, &one_cpu);
+			break;
+		}
+	}
+	ext = getenv("BENCH_VFIO_EXTERNAL");
+	affinity_all(&one_cpu); /* this thread and every server thread */
+	run_series(&pinned, ext, n / ROUNDS, ns);
+	affinity_all(&all_cpus);
+	run_series(&unpinned, ext, n / ROUNDS, ns);
+	printf("bench_vfio: config REGION_READ, 4 bytes, vs the ping-pong floor (32 -> 36 bytes);"
+	       " %d interleaved rounds of %zu round trips, times in us\n",
+	       ROUNDS, n / ROUNDS);
+	printf("pinned: every thread on CPU %d\n", CPU_COUNT(&one_cpu) ? 0 : -1);
+	print_series(&pinned, true, ext != NULL);
+	printf("unpinned: %d CPUs\n", CPU_COUNT(&all_cpus));
+	print_series(&unpinned, false, ext != NULL);
+
+	affinity_all(&one_cpu); /* the figures below are pinned too */
 	fd = client_open(sockets[0]);
 	set_read(&req, REGION_CONFIG, 0, 4);
 	cfg = measure(fd, &req, n, ns);
@@ -574,7 +709,7 @@ int main(int argc, char **argv)
 	bare36 = bare_ping_pong(sizeof(struct read_req) + 4, n, ns);
 	bare33 = bare_ping_pong(sizeof(struct read_req) + 1, n, ns);
 
-	printf("bench_vfio: %zu round trips each, one client, one device (mtty-1, loopback)\n", n);
+	printf("pinned, %zu round trips each, one client, one device (mtty-1, loopback)\n", n);
 	printf("  %-34s p50 %7.1f us  p99 %7.1f us\n", "config REGION_READ, 4 bytes:", cfg.p50_us,
 	       cfg.p99_us);
 	printf("  %-34s p50 %7.1f us  p99 %7.1f us\n",
@@ -588,7 +723,9 @@ int main(int argc, char **argv)
 	printf("  %-34s p50 %7.2fx     p99 %7.2fx\n", "ratio:", bar.p50_us / bare33.p50_us,
 	       bar.p99_us / bare33.p99_us);
 
-	printf("config REGION_READ round trip, devices served at once, %.1f s each:\n", seconds);
+	affinity_all(&all_cpus); /* many clients: both CPUs */
+	printf("unpinned: config REGION_READ round trip, devices served at once, %.1f s each:\n",
+	       seconds);
 	scale_point(1, seconds);
 	scale_point(8, seconds);
 	scale_point(64, seconds);
