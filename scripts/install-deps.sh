@@ -9,6 +9,7 @@ packages=(
 	libfuse3-dev fuse3 uuid-dev libcmocka-dev libjson-c-dev
 	python3 python3-pytest mdevctl util-linux clang-format valgrind
 	debootstrap
+	abigail-tools # abidw, abidiff: the ABI check (tests/style/check-abi.sh, abi/README.md)
 	clang libclang-rt-14-dev # build-fuzz: libclang_rt.fuzzer is only recommended by clang
 )
 
