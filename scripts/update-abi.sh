@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# Write libumdev's ABI baseline, abi/libumdev.so.N.abi, from a built library, and record the
-# project version it belongs to in abi/VERSION (abi/README.md, issue 9 item 6). Run it in the
-# commit that bumps the version in meson.build, after `ninja -C build`:
+# Write libumdev's ABI baseline from a build: abi/libumdev.so.N.abi from the library,
+# abi/umdev-types.abi from tests/style/abi-types.c's module (every public type), and record the
+# project version they belong to in abi/VERSION (abi/README.md, issue 9 item 6). Run it in the
+# commit that bumps the version in meson.build:
 #
 #   scripts/update-abi.sh [--reviewed-compatible] [BUILDDIR]     (BUILDDIR: build)
 #
@@ -33,7 +34,9 @@ command -v abidw >/dev/null || die "abidw not found: install abigail-tools (scri
 [[ -f $build/meson-private/coredata.dat ]] || die "$build is not a meson build directory"
 ninja -C "$build" >/dev/null || die "ninja -C $build failed"
 lib=$build/src/lib/libumdev.so
+types=$build/tests/style/umdev-abi-types.so
 [[ -e $lib ]] || die "$lib not built"
+[[ -e $types ]] || die "$types not built (configure $build with -Dtests=true)"
 
 version=$(meson introspect --projectinfo "$build" |
 	python3 -c 'import json, sys; print(json.load(sys.stdin)["version"])')
@@ -52,7 +55,7 @@ if ((${#old[@]})); then
 	old_major=${old[0]#abi/libumdev.so.}
 	old_major=${old_major%.abi}
 	status=0
-	tests/style/check-abi.sh . "$lib" || status=$?
+	tests/style/check-abi.sh . "$lib" "$types" || status=$?
 	case $status in
 	0) ;;
 	1 | 2)
@@ -77,16 +80,20 @@ if [[ -n $private ]]; then
 	printf '[suppress_function]\n  symbol_name_regexp = ^(%s)$\n  drop = yes\n' "$private" >"$suppr"
 fi
 
-# What counts is what tests/style/check-abi.sh reads: the public headers' types of the
-# exported functions. No locations, paths or sequence ids, so the file only changes with
-# the ABI and a diff of it reads as one.
-abidw --headers-dir include/umdev --drop-private-types --exported-interfaces-only \
-	--suppressions "$suppr" --no-show-locs --no-comp-dir-path --no-corpus-path \
-	--no-elf-needed --type-id-style hash --out-file "$new.tmp" "$lib"
+# What counts is what tests/style/check-abi.sh reads: the exported functions and the public
+# headers' types they reach, and every type of the public headers. No locations, paths or
+# sequence ids, so the files only change with the ABI and a diff of them reads as one.
+common=(--headers-dir include/umdev --drop-private-types --no-show-locs --no-comp-dir-path
+	--no-corpus-path --no-elf-needed --type-id-style hash)
+abidw "${common[@]}" --exported-interfaces-only --suppressions "$suppr" \
+	--out-file "$new.tmp" "$lib"
+abidw "${common[@]}" --load-all-types --out-file abi/umdev-types.abi.tmp "$types"
 mv "$new.tmp" "$new"
+mv abi/umdev-types.abi.tmp abi/umdev-types.abi
 for f in "${old[@]}"; do
 	[[ $f == "$new" ]] || rm -- "$f"
 done
 echo "$version" >abi/VERSION
-tests/style/check-abi.sh . "$lib" >/dev/null || die "the new baseline does not match $lib"
-echo "update-abi: $new written for umdev $version; commit abi/ with the version bump"
+tests/style/check-abi.sh . "$lib" "$types" >/dev/null || die "the new baseline does not match the build"
+echo "update-abi: $new and abi/umdev-types.abi written for umdev $version;" \
+	"commit abi/ with the version bump"
