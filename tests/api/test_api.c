@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * The public API as a vendor links it (issue 9): this test includes only the public headers
- * and links only libumdev.so.0, no internal object. It checks that what the headers promise works through
- * the shared library (mdev.md §5), that the module declaration macros fill struct umdev_module
- * as umdevd reads it, and that nothing internal is exported. No tree and no vfio layer are set
- * up, so the core runs without publishing (as in a vendor's own unit tests).
+ * and links only libumdev.so.0, no internal object. It checks that what the headers promise works
+ * through the shared library (mdev.md §5), that the module declaration macros fill struct
+ * umdev_module as umdevd reads it, and that nothing internal is exported. No tree and no vfio layer
+ * are set up, so the core runs without publishing (as in a vendor's own unit tests).
  */
 #include <dlfcn.h>
 #include <errno.h>

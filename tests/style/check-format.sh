@@ -5,7 +5,7 @@
 set -euo pipefail
 clang_format=$1
 cd "$2"
-mapfile -d '' files < <(find src include tests bench fuzz -type f \
+mapfile -d '' files < <(find src include tests bench fuzz examples -type f \
 	\( -name '*.c' -o -name '*.h' \) -print0 | sort -z)
 ((${#files[@]})) || { echo "no C files found" >&2; exit 1; }
 "$clang_format" --dry-run --Werror "${files[@]}"
