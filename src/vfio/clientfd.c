@@ -33,12 +33,27 @@
  * file system (possibly the client itself, for ever), and for a tty or a lingering socket waits
  * too. So a received fd is closed at once only when its kind cannot wait, found without calling
  * into its file system: memory files (F_GET_SEALS answers for memfd, tmpfs and hugetlbfs),
- * anonymous inodes (eventfds), pipes, and AF_UNIX sockets. Any other fd is handed to the
- * closer thread, which nobody ever waits for, and counted in the device's close budget (struct
- * umdev__close_budget): a device with CLOSE_PENDING_MAX such closes outstanding reads nothing
- * more from its clients until they complete (server.c), so a client whose fds cannot be closed
- * stalls only its own device, and pins a bounded number of our fds. The same rule keeps DMA
- * files to memory files (dma.c): reading a FUSE file under dev->lock would wait for the client.
+ * anonymous inodes (eventfds), pipes, and AF_UNIX sockets. Any other fd is handed to a closer
+ * thread, which nobody ever waits for, and counted in the device's close budget (struct
+ * umdev__close_budget): a device with VFIO_CLOSE_PENDING_MAX such closes outstanding reads
+ * nothing more from its clients until they complete (server.c), so a client whose fds cannot
+ * be closed stalls only its own device, and pins a bounded number of our fds. The same rule
+ * keeps DMA files to memory files (dma.c): reading a FUSE file under dev->lock would wait for
+ * the client.
+ *
+ * Closer threads: a pool that grows on demand, so that one close that never returns holds up
+ * no other. A deferred close goes to an idle closer thread if one waits for work that no
+ * earlier record has claimed, else to a new thread; a thread that finishes its close takes the
+ * next queued record, waits idle if fewer than CLOSERS_IDLE do, and otherwise exits. A stuck
+ * close therefore pins one thread and one fd, never the queue. Bounds: one device has at most
+ * VFIO_CLOSE_PENDING_MAX records with the threads (budget->active); its further closes (one
+ * message can bring SCM_MAX_FD fds) wait on its budget's overflow list for one of its own
+ * closes to finish, so a stuck device never takes threads from another. At most CLOSERS_MAX
+ * threads exist in all; past that (CLOSERS_MAX / VFIO_CLOSE_PENDING_MAX devices with every
+ * close stuck) a record waits in the queue for any thread to come free. closers.lock (a leaf,
+ * docs/locking.md) covers the queue, the counts and the budgets' overflow lists for a few
+ * lines, never a close() or a wait for a thread; it may be taken under dev->lock. Threads left
+ * at exit, idle or stuck, are detached and hold nothing that is not reachable.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -63,22 +78,41 @@
 
 #define AIO_EVENTS 256 /* completions in the ring; each is reaped right after its submit */
 
+#define CLOSERS_MAX 256u /* closer threads in all: 8 devices with every close stuck */
+#define CLOSERS_IDLE 2u /* idle closer threads kept; more exit */
+#define CLOSER_STACK (256u << 10) /* close() and a few lines: a small stack */
+
 /*
  * Process-wide, set up once by umdev__clientfd_init() and never torn down (the kernel frees
- * them at exit): the AIO context, the empty memfd its reads come from, the closer thread's queue,
- * a pipe of struct closing records. Read-only once set.
+ * them at exit): the AIO context and the empty memfd its reads come from. Read-only once set.
  */
 static aio_context_t aio_ctx;
 static int empty_fd = -1;
 static bool aio_ok;
 static bool nowait_ok = true; /* RWF_NOWAIT reads; cleared at the first EOPNOTSUPP */
-static int closer_pipe[2] = {-1, -1}; /* [1] non-blocking: a full queue closes inline */
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
-/* One fd for the closer thread; written to the pipe whole (far below PIPE_BUF). */
-struct closing {
+/* One fd for a closer thread. */
+struct umdev__closing {
+	struct umdev__closing *next; /* in closers.head or a budget's overflow list */
 	int fd;
 	struct umdev__close_budget *budget; /* holds a reference; NULL: none */
+};
+
+static const struct umdev_lock_class closers_class = {"vfio closers_lock", UMDEV_LOCK_RANK_LEAF};
+
+/* The closer threads (see the top of this file); static, never torn down. */
+static struct {
+	struct umdev_mutex lock; /* leaf: protects the rest, and the budgets' active/overflow */
+	pthread_cond_t cond; /* a record was queued: idle threads wait on it with lock */
+	struct umdev__closing *head, **tail; /* queued for any thread, oldest first */
+	unsigned int nr_queued;
+	unsigned int nr_threads; /* alive, stuck ones included */
+	unsigned int nr_idle; /* waiting on cond */
+} closers = {
+    .lock = UMDEV_MUTEX_INIT(&closers_class),
+    .cond = PTHREAD_COND_INITIALIZER,
+    .tail = &closers.head,
 };
 
 _Thread_local struct umdev__close_budget *umdev__close_budget_cur;
@@ -89,48 +123,81 @@ static void budget_put(struct umdev__close_budget *b)
 		free(b);
 }
 
-/* The closer thread: closes what may wait; nothing ever waits for it. */
+/*
+ * Done with @c: the next record of its budget's overflow list, if any, stays with this
+ * thread (return value); else the budget gets its slot back. Caller holds closers.lock.
+ */
+static struct umdev__closing *closing_done(struct umdev__closing *c)
+{
+	struct umdev__close_budget *b = c->budget;
+	struct umdev__closing *next = NULL;
+
+	umdev__assert_held(&closers.lock);
+	if (b) {
+		next = b->overflow;
+		if (next) {
+			b->overflow = next->next;
+			if (!b->overflow)
+				b->overflow_tail = &b->overflow;
+			next->next = NULL;
+		} else {
+			b->active--;
+		}
+		atomic_fetch_sub(&b->pending, 1);
+		budget_put(b); /* not the last while next holds one */
+	}
+	free(c);
+	return next;
+}
+
+/* A closer thread, started for @arg: closes what may wait; nothing ever waits for it. */
 static void *closer_main(void *arg)
 {
-	struct closing c;
+	struct umdev__closing *c = arg;
 
-	(void)arg;
 	for (;;) {
-		ssize_t r = read(closer_pipe[0], &c, sizeof(c));
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r != (ssize_t)sizeof(c))
-			return NULL; /* cannot happen: we never close the pipe */
-		close(c.fd);
-		if (c.budget)
-			atomic_fetch_sub(&c.budget->pending, 1);
-		budget_put(c.budget);
+		close(c->fd);
+		umdev__mutex_lock(&closers.lock);
+		c = closing_done(c);
+		while (!c) {
+			if (closers.head) {
+				c = closers.head;
+				closers.head = c->next;
+				if (!closers.head)
+					closers.tail = &closers.head;
+				closers.nr_queued--;
+				c->next = NULL;
+			} else if (closers.nr_idle >= CLOSERS_IDLE) {
+				closers.nr_threads--;
+				umdev__mutex_unlock(&closers.lock);
+				return NULL;
+			} else {
+				closers.nr_idle++;
+				umdev__cond_wait(&closers.cond, &closers.lock);
+				closers.nr_idle--;
+			}
+		}
+		umdev__mutex_unlock(&closers.lock);
 	}
 }
 
-static void init_closer(void)
+/* Start a closer thread for @c. Return: 0 or a positive errno. */
+static int closer_start(struct umdev__closing *c)
 {
 	sigset_t all, old;
 	pthread_attr_t attr;
 	pthread_t t;
 	int ret;
 
-	if (pipe2(closer_pipe, O_CLOEXEC) < 0)
-		return;
-	(void)fcntl(closer_pipe[1], F_SETFL, O_NONBLOCK);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	(void)pthread_attr_setstacksize(&attr, CLOSER_STACK);
 	sigfillset(&all); /* as the server threads: the daemon takes signals synchronously */
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	ret = pthread_create(&t, &attr, closer_main, NULL);
+	ret = pthread_create(&t, &attr, closer_main, c);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
-	if (ret) {
-		close(closer_pipe[0]);
-		close(closer_pipe[1]);
-		closer_pipe[0] = closer_pipe[1] = -1;
-	}
+	return ret;
 }
 
 static void init_once_fn(void)
@@ -138,7 +205,6 @@ static void init_once_fn(void)
 	aio_context_t ctx = 0;
 	int fd;
 
-	init_closer();
 	fd = memfd_create("umdev-aio", MFD_CLOEXEC); /* empty for ever */
 	if (fd < 0)
 		return;
@@ -161,8 +227,10 @@ struct umdev__close_budget *umdev__close_budget_new(void)
 {
 	struct umdev__close_budget *b = calloc(1, sizeof(*b));
 
-	if (b)
+	if (b) {
 		atomic_init(&b->refs, 1);
+		b->overflow_tail = &b->overflow;
+	}
 	return b;
 }
 
@@ -197,31 +265,66 @@ bool umdev__clientfd_is_memory(int fd)
 	return fcntl(fd, F_GET_SEALS) >= 0;
 }
 
+/* Queue @c for any closer thread. Caller holds closers.lock. */
+static void closers_queue(struct umdev__closing *c)
+{
+	umdev__assert_held(&closers.lock);
+	*closers.tail = c;
+	closers.tail = &c->next;
+	closers.nr_queued++;
+}
+
 void umdev__clientfd_close(int fd)
 {
 	struct umdev__close_budget *b = umdev__close_budget_cur;
-	struct closing c;
+	struct umdev__closing *c;
 
 	if (fd < 0)
 		return;
-	memset(&c, 0, sizeof(c)); /* the padding goes into the pipe too */
-	c.fd = fd;
-	c.budget = b;
-	if (close_is_prompt(fd) || closer_pipe[1] < 0) {
-		close(fd);
+	if (close_is_prompt(fd) || !(c = calloc(1, sizeof(*c)))) {
+		close(fd); /* without memory, nothing else is left but to close here */
 		return;
 	}
+	c->fd = fd;
+	c->budget = b;
 	if (b) {
 		atomic_fetch_add(&b->refs, 1);
 		atomic_fetch_add(&b->pending, 1);
 	}
-	if (write(closer_pipe[1], &c, sizeof(c)) == (ssize_t)sizeof(c))
+	umdev__mutex_lock(&closers.lock);
+	if (b && b->active >= VFIO_CLOSE_PENDING_MAX) { /* after this device's own closes */
+		*b->overflow_tail = c;
+		b->overflow_tail = &c->next;
+		umdev__mutex_unlock(&closers.lock);
 		return;
-	if (b) { /* the queue is full: nothing else is left but to close here */
-		atomic_fetch_sub(&b->pending, 1);
-		budget_put(b);
 	}
-	close(fd);
+	if (b)
+		b->active++;
+	if (closers.nr_idle > closers.nr_queued) { /* an idle thread no record claimed yet */
+		closers_queue(c);
+		pthread_cond_broadcast(&closers.cond);
+		umdev__mutex_unlock(&closers.lock);
+		return;
+	}
+	if (closers.nr_threads < CLOSERS_MAX) {
+		closers.nr_threads++;
+		umdev__mutex_unlock(&closers.lock);
+		if (closer_start(c) == 0)
+			return;
+		umdev__mutex_lock(&closers.lock);
+		closers.nr_threads--;
+	}
+	if (closers.nr_threads) { /* every thread busy: the first to come free takes it */
+		closers_queue(c);
+		umdev__mutex_unlock(&closers.lock);
+		return;
+	}
+	do { /* no thread at all: close here, and what queued behind it meanwhile */
+		umdev__mutex_unlock(&closers.lock);
+		close(c->fd);
+		umdev__mutex_lock(&closers.lock);
+	} while ((c = closing_done(c)));
+	umdev__mutex_unlock(&closers.lock);
 }
 
 /* Reap whatever completions are in the ring, without waiting. */

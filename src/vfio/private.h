@@ -297,14 +297,19 @@ bool umdev__dma_reply(struct umdev__vfio_device *dev, uint16_t msg_id, uint32_t 
 /* A device's closes that may wait: past it, the device reads nothing more (server.c). */
 #define VFIO_CLOSE_PENDING_MAX 32u
 
+struct umdev__closing;
+
 /*
- * One device's deferred closes (clientfd.c). Lock-free: shared by the device's server thread
- * and the closer thread; it outlives the device if a close is still pending at R4, which
- * never waits for one.
+ * One device's deferred closes (clientfd.c). Shared by the device's server thread and the
+ * closer threads; it outlives the device if a close is still pending at R4, which never waits
+ * for one.
  */
 struct umdev__close_budget {
-	atomic_uint pending; /* fds queued for, or being closed by, the closer thread */
+	atomic_uint pending; /* fds handed to closer threads, not yet closed */
 	atomic_uint refs; /* the device's (put at R4), plus one per pending fd; last put frees */
+	/* under clientfd.c's closers.lock: */
+	unsigned int active; /* records queued or being closed; at most VFIO_CLOSE_PENDING_MAX */
+	struct umdev__closing *overflow, **overflow_tail; /* the rest, until one is done */
 };
 
 /* The budget the calling thread's deferred closes count against; NULL: none (the server
@@ -313,9 +318,9 @@ extern _Thread_local struct umdev__close_budget *umdev__close_budget_cur;
 struct umdev__close_budget *umdev__close_budget_new(void);
 void umdev__close_budget_put(struct umdev__close_budget *b);
 
-/* Set up the process-wide AIO context and closer thread once. Return: false without AIO. */
+/* Set up the process-wide AIO context once. Return: false without AIO. */
 bool umdev__clientfd_init(void);
-/* Close a client's fd without waiting for anyone: at once, or on the closer thread. */
+/* Close a client's fd without waiting for anyone: at once, or on a closer thread. */
 void umdev__clientfd_close(int fd);
 /* Whether @fd is a memory file (memfd, tmpfs, hugetlbfs); asks nothing of its file system. */
 bool umdev__clientfd_is_memory(int fd);

@@ -11,7 +11,7 @@
  * connection that stalls mid-message stalls only its own receive state (C3). So a client that
  * stops reading delays neither removal nor its device's interrupts (C6). Nor do its fds: they
  * are signalled, drained and closed without waiting (clientfd.c); when its closes pile up on
- * the closer thread, this device reads nothing more until they complete (closes_stalled()),
+ * closer threads, this device reads nothing more until they complete (closes_stalled()),
  * and when accept4() runs out of fds the listener rests instead of spinning (accept_all()).
  *
  * No partial message (§3.3 step 4): a message is handed to the kernel only when the socket has
@@ -552,7 +552,7 @@ static bool session_message(struct server *sv)
 }
 
 /*
- * Whether this device has VFIO_CLOSE_PENDING_MAX closes outstanding on the closer thread
+ * Whether this device has VFIO_CLOSE_PENDING_MAX closes outstanding on closer threads
  * (clientfd.c): then nothing more is read from its clients, so a client whose fds cannot be
  * closed promptly stalls only its own device and pins a bounded number of fds.
  */

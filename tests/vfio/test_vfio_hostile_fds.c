@@ -670,19 +670,24 @@ static void test_C1_accept_emfile_does_not_spin_and_serves_later(void **state)
 
 /* ---- files whose I/O waits for their server: a FUSE file served by the test ---- */
 
+#define HF_HELD_MAX 128
+
 /*
  * A one-file FUSE file system ("ram", 1 MiB) served by this process's own thread, as a client
- * could serve its own. Its READ or FLUSH answer can be held back: whatever the daemon does with
- * the file then waits until the test lets it go.
+ * could serve its own. Its READ or FLUSH answers can be held back (hold_max of them, 1 unless a
+ * test says otherwise): whatever the daemon does with the file then waits until the test lets
+ * it go.
  */
 static struct {
 	char dir[64];
 	struct fuse_session *se;
 	pthread_t loop;
-	pthread_mutex_t lock; /* protects the three fields below */
+	pthread_mutex_t lock; /* protects the fields below it */
 	bool hold_read, hold_flush;
-	fuse_req_t held; /* one held READ (held_size > 0) or FLUSH */
-	size_t held_size;
+	unsigned int hold_max; /* requests held at most */
+	fuse_req_t held[HF_HELD_MAX]; /* held READs (held_size > 0) and FLUSHes */
+	size_t held_size[HF_HELD_MAX];
+	unsigned int nr_held;
 	atomic_uint reads, flushes;
 } hf = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
@@ -729,9 +734,9 @@ static bool hf_hold(fuse_req_t req, bool *flag, size_t size)
 	bool held = false;
 
 	pthread_mutex_lock(&hf.lock);
-	if (*flag && !hf.held) {
-		hf.held = req;
-		hf.held_size = size;
+	if (*flag && hf.nr_held < hf.hold_max && hf.nr_held < HF_HELD_MAX) {
+		hf.held[hf.nr_held] = req;
+		hf.held_size[hf.nr_held++] = size;
 		held = true;
 	}
 	pthread_mutex_unlock(&hf.lock);
@@ -778,7 +783,7 @@ static const struct fuse_lowlevel_ops hf_ops = {
     .release = hf_release,
 };
 
-/* Answer the held request, if any, and hold nothing more. */
+/* Answer the held requests, if any, and hold nothing more. */
 static void hf_let_go(int unused)
 {
 	static char zeros[1 << 17];
@@ -786,12 +791,14 @@ static void hf_let_go(int unused)
 	(void)unused;
 	pthread_mutex_lock(&hf.lock);
 	hf.hold_read = hf.hold_flush = false;
-	if (hf.held && hf.held_size)
-		fuse_reply_buf(hf.held, zeros,
-			       hf.held_size < sizeof(zeros) ? hf.held_size : sizeof(zeros));
-	else if (hf.held)
-		fuse_reply_err(hf.held, 0);
-	hf.held = NULL;
+	for (unsigned int i = 0; i < hf.nr_held; i++)
+		if (hf.held_size[i])
+			fuse_reply_buf(hf.held[i], zeros,
+				       hf.held_size[i] < sizeof(zeros) ? hf.held_size[i]
+								       : sizeof(zeros));
+		else
+			fuse_reply_err(hf.held[i], 0);
+	hf.nr_held = 0;
 	pthread_mutex_unlock(&hf.lock);
 }
 
@@ -829,6 +836,7 @@ static int hf_start(void)
 	atomic_store(&hf.reads, 0);
 	atomic_store(&hf.flushes, 0);
 	hf.hold_read = hf.hold_flush = false;
+	hf.hold_max = 1;
 	strcpy(hf.dir, "/tmp/umdev-hfuse-XXXXXX");
 	if (!mkdtemp(hf.dir))
 		return -1;
@@ -966,7 +974,7 @@ static void test_V29_V5_C1_fd_whose_close_waits_never_delays_anything(void **sta
 }
 
 /*
- * The closes that wait pile up on the closer thread: at VFIO_CLOSE_PENDING_MAX (32) the device
+ * The closes that wait pile up on closer threads: at VFIO_CLOSE_PENDING_MAX (32) the device
  * reads nothing more from its client (its own fault), so the fds the daemon holds for it stay
  * bounded, while other devices and the removal of this one go on.
  */
@@ -986,7 +994,8 @@ static void test_I4_C1_closes_that_wait_stall_only_their_device(void **state)
 	assert_true(fd >= 0);
 	n0 = count_fds();
 	pthread_mutex_lock(&hf.lock);
-	hf.hold_flush = true; /* the first close never ends: the closer thread is stuck */
+	hf.hold_max = HF_HELD_MAX;
+	hf.hold_flush = true; /* no close ends: every closer thread of this device is stuck */
 	pthread_mutex_unlock(&hf.lock);
 	for (uint16_t i = 0; i < 64; i++)
 		assert_int_equal(vc_send(fd, i, C_GET_INFO, 0, (uint8_t[16]){16}, 16, &ff, 1), 0);
@@ -1004,10 +1013,67 @@ static void test_I4_C1_closes_that_wait_stall_only_their_device(void **state)
 	assert_remove_prompt(f, hf_let_go, 0);
 	assert_true(vc_eof(fd, 1000));
 	close(fd);
-	hf_let_go(0); /* the closer thread catches up */
+	hf_let_go(0); /* the closer threads catch up */
 	assert_true(fds_settle(n0 - 4));
 	close(ff);
 	hf_stop();
+}
+
+/*
+ * One device's closes that never end hold up no other device's closes (C1): device 0's client
+ * hands over FUSE files whose FLUSH it never answers, then device 1's client sends /dev/null
+ * (a character device: its close is deferred too). Device 1's closes complete at once, and
+ * each of device 0's stuck closes waits on its own, not queued behind the first.
+ */
+static void test_C1_closes_that_wait_never_delay_another_devices_closes(void **state)
+{
+	struct fx *f = *state;
+	int fd = vc_open(f->path[0]), other = vc_open(f->path[1]);
+	int ff = hf_start(), null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	struct umdev__close_budget *b = umdev__vfio_device_find(fx_mdev(f, 1))->close_budget;
+	unsigned int pending, flushes;
+	struct vc_reply r;
+	uint64_t t0;
+
+	if (ff < 0) {
+		close(fd);
+		close(other);
+		close(null);
+		skip();
+	}
+	assert_true(fd >= 0 && other >= 0 && null >= 0 && b);
+	pthread_mutex_lock(&hf.lock);
+	hf.hold_max = 8;
+	hf.hold_flush = true;
+	pthread_mutex_unlock(&hf.lock);
+	for (uint16_t i = 0; i < 8; i++) {
+		assert_int_equal(vc_send(fd, i, C_GET_INFO, 0, (uint8_t[16]){16}, 16, &ff, 1), 0);
+		assert_int_equal(vc_recv(fd, &r, 2000), 0);
+		assert_int_equal(r.error, EINVAL); /* the fd is closed: deferred */
+		vc_reply_free(&r);
+	}
+	for (t0 = now_ms(); atomic_load(&hf.flushes) < 8 && now_ms() - t0 < 1000;)
+		usleep(1000);
+	for (uint16_t i = 0; i < 4; i++) {
+		assert_int_equal(vc_send(other, i, C_GET_INFO, 0, (uint8_t[16]){16}, 16, &null, 1),
+				 0);
+		assert_int_equal(vc_recv(other, &r, 2000), 0);
+		assert_int_equal(r.error, EINVAL);
+		vc_reply_free(&r);
+	}
+	for (t0 = now_ms(); atomic_load(&b->pending) && now_ms() - t0 < 1000;)
+		usleep(1000);
+	pending = atomic_load(&b->pending);
+	flushes = atomic_load(&hf.flushes);
+	hf_let_go(0); /* whatever the outcome: the stuck closes end */
+	close(null);
+	close(other);
+	close(fd);
+	close(ff);
+	if (pending)
+		fail_msg("%u of device 1's closes still pending behind device 0's stuck close",
+			 pending);
+	assert_int_equal(flushes, 8);
 }
 
 /*
@@ -1067,6 +1133,7 @@ int main(void)
 	    T(test_V76_C1_dma_file_served_by_the_client_is_einval),
 	    T(test_V29_V5_C1_fd_whose_close_waits_never_delays_anything),
 	    T(test_I4_C1_closes_that_wait_stall_only_their_device),
+	    T(test_C1_closes_that_wait_never_delay_another_devices_closes),
 	    cmocka_unit_test_setup_teardown(test_V5_shutdown_ends_every_t_req_wait, fx_setup_req30,
 					    fx_teardown),
 	};
