@@ -820,11 +820,17 @@ void *umdev__vfio_server_thread(void *arg)
 		if (sv.s && sv.s->state == VFIO_SESSION_HANDSHAKE && sv.handshake_deadline_ms &&
 		    now >= sv.handshake_deadline_ms)
 			session_end(&sv); /* §4.3: closed without a reply */
-		/* extra connections, from the last so busy_drop() keeps the indexes valid */
+		/*
+		 * extra connections, from the last so busy_drop() keeps the indexes valid; while
+		 * stalled they are not read, but poll() reports a hang-up whatever the events: the
+		 * peer is gone, so drop it now, or every poll() would return at once until then
+		 */
 		for (unsigned int i = sv.nr_busy; i-- > 0;) {
-			if (i_busy + i < n && p[i_busy + i].revents && !stalled)
+			short re = i_busy + i < n ? p[i_busy + i].revents : 0;
+
+			if (re && !stalled)
 				busy_readable(&sv, i);
-			else if (now >= sv.busy[i].deadline_ms)
+			else if ((re & (POLLHUP | POLLERR)) || now >= sv.busy[i].deadline_ms)
 				busy_drop(&sv, i);
 		}
 		if (i_listen != ~0u && p[i_listen].revents && dev->listen_fd >= 0)

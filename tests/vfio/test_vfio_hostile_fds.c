@@ -1020,6 +1020,52 @@ static void test_I4_C1_closes_that_wait_stall_only_their_device(void **state)
 }
 
 /*
+ * While a device is stalled on its closes (the test above) it reads no extra connection
+ * either; one that hangs up is still reported by every poll() (POLLHUP needs no event), so it
+ * is dropped at once instead of making the server thread spin until its deadline (C1).
+ */
+static void test_C1_busy_hangup_while_stalled_does_not_spin(void **state)
+{
+	struct fx *f = *state;
+	int fd = vc_open(f->path[0]);
+	int ff = hf_start();
+	struct vc_reply r;
+	double cpu0, cpu;
+	int n0, busy;
+	bool dropped;
+
+	if (ff < 0) {
+		close(fd);
+		skip();
+	}
+	assert_true(fd >= 0);
+	pthread_mutex_lock(&hf.lock);
+	hf.hold_max = HF_HELD_MAX;
+	hf.hold_flush = true; /* no close ends: the device stalls at VFIO_CLOSE_PENDING_MAX */
+	pthread_mutex_unlock(&hf.lock);
+	for (uint16_t i = 0; i < 40; i++)
+		assert_int_equal(vc_send(fd, i, C_GET_INFO, 0, (uint8_t[16]){16}, 16, &ff, 1), 0);
+	while (vc_recv(fd, &r, 500) == 0)
+		vc_reply_free(&r);
+	n0 = count_fds();
+	busy = vc_connect(f->path[0]);
+	assert_true(busy >= 0);
+	assert_true(fds_settle(n0 + 2)); /* ours and the server's: it was accepted */
+	close(busy);
+	cpu0 = cpu_s();
+	dropped = fds_settle(n0); /* the deadline is 2 s away */
+	usleep(500000);
+	cpu = cpu_s() - cpu0;
+	assert_remove_prompt(f, hf_let_go, 0);
+	close(fd);
+	hf_let_go(0);
+	close(ff);
+	if (!dropped || cpu > 0.3)
+		fail_msg("hung-up extra connection %s; %.2f s of CPU in about 1 s",
+			 dropped ? "dropped" : "kept", cpu);
+}
+
+/*
  * One device's closes that never end hold up no other device's closes (C1): device 0's client
  * hands over FUSE files whose FLUSH it never answers, then device 1's client sends /dev/null
  * (a character device: its close is deferred too). Device 1's closes complete at once, and
@@ -1134,6 +1180,7 @@ int main(void)
 	    T(test_V29_V5_C1_fd_whose_close_waits_never_delays_anything),
 	    T(test_I4_C1_closes_that_wait_stall_only_their_device),
 	    T(test_C1_closes_that_wait_never_delay_another_devices_closes),
+	    T(test_C1_busy_hangup_while_stalled_does_not_spin),
 	    cmocka_unit_test_setup_teardown(test_V5_shutdown_ends_every_t_req_wait, fx_setup_req30,
 					    fx_teardown),
 	};
