@@ -1,10 +1,16 @@
 // SPDX-License-Identifier: MIT
 /* The fuzz targets' live mtty device model (fuzz_mtty.h). */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "umdev/log.h"
@@ -15,6 +21,59 @@
 
 static char rundir[64];
 static struct umdev__parent *core_parent;
+
+void fuzz_bug(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fprintf(stderr, "%s: ", program_invocation_short_name);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	abort();
+}
+
+unsigned int fuzz_nr_open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	unsigned int n = 0;
+
+	if (!d)
+		return 0;
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+int fuzz_fd_make(unsigned int kind)
+{
+	int fd = -1, sp[2];
+
+	switch (kind & 3) {
+	case 0:
+		fd = memfd_create("fuzz-dma", MFD_CLOEXEC);
+		if (fd >= 0 && ftruncate(fd, FUZZ_MEMFD_SIZE) < 0) {
+			close(fd);
+			fd = -1;
+		}
+		break;
+	case 1:
+		fd = eventfd(1, EFD_CLOEXEC | EFD_NONBLOCK);
+		break;
+	case 2:
+		fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+		break;
+	default:
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0) {
+			close(sp[1]);
+			fd = sp[0];
+		}
+		break;
+	}
+	return fd;
+}
 
 static __attribute__((noreturn)) void die(const char *what, int err)
 {

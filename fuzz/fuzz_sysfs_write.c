@@ -17,7 +17,6 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,18 +39,6 @@ static const struct umdev_attr *stores[MAX_STORES];
 static unsigned int nr_stores;
 static unsigned int fds_in_mode[2]; /* device_fds() in backend pty, loopback; 0: not seen */
 
-static __attribute__((noreturn, format(printf, 1, 2))) void bug(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fprintf(stderr, "fuzz_sysfs_write: ");
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	abort();
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	const struct umdev_attr_group *const *g;
@@ -67,7 +54,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 			if (!a->store || ((*g)->is_visible && !(*g)->is_visible(mdev, a)))
 				continue;
 			if (nr_stores == MAX_STORES)
-				bug("more than %u writable attributes", MAX_STORES);
+				fuzz_bug("more than %u writable attributes", MAX_STORES);
 			stores[nr_stores++] = a;
 		}
 	return 0;
@@ -122,14 +109,14 @@ static void check_create(const char *buf, size_t len)
 		text[36] = '\0';
 		if (strlen(text) == 36 && uuid_parse(text, want) == 0) {
 			if (ret != 0 || uuid_compare(got, want))
-				bug("create: %zu bytes libuuid accepts: ret %d", len, ret);
+				fuzz_bug("create: %zu bytes libuuid accepts: ret %d", len, ret);
 			return;
 		}
 	}
 	if (ret != -EINVAL)
-		bug("create: %zu bytes libuuid refuses: ret %d, not -EINVAL", len, ret);
+		fuzz_bug("create: %zu bytes libuuid refuses: ret %d, not -EINVAL", len, ret);
 	if (memcmp(got, want, sizeof(got)))
-		bug("create: a failed parse wrote its result");
+		fuzz_bug("create: a failed parse wrote its result");
 }
 
 /*
@@ -169,10 +156,10 @@ static void check_remove(const char *buf, size_t len)
 	ret = umdev__sysfs_parse_ulong(buf, len, &got);
 	if (model_ulong(buf, len, &want)) {
 		if (ret != 0 || got != want)
-			bug("remove: %zu bytes kstrtoul takes as %lu: ret %d value %lu", len, want,
-			    ret, got);
+			fuzz_bug("remove: %zu bytes kstrtoul takes as %lu: ret %d value %lu", len,
+				 want, ret, got);
 	} else if (ret != -EINVAL || got != 0xa5a5) {
-		bug("remove: %zu bytes kstrtoul refuses: ret %d", len, ret);
+		fuzz_bug("remove: %zu bytes kstrtoul refuses: ret %d", len, ret);
 	}
 }
 
@@ -185,18 +172,18 @@ static void check_store(const struct umdev_attr *a, const char *buf, size_t len)
 		return; /* the tree never calls store without bytes */
 	ret = a->store(mdev, buf, len);
 	if (ret != (ssize_t)len && (ret >= 0 || ret < -4095))
-		bug("%s: store of %zu bytes returned %zd", a->name, len, ret);
+		fuzz_bug("%s: store of %zu bytes returned %zd", a->name, len, ret);
 	if (a->show) {
 		n = a->show(mdev, shown, sizeof(shown));
 		if (n >= (ssize_t)sizeof(shown) || n < -4095)
-			bug("%s: show returned %zd", a->name, n);
+			fuzz_bug("%s: show returned %zd", a->name, n);
 	}
 	/* mtty.md §4.2: a successful write is what reads back, with one newline */
 	if (!strcmp(a->name, "backend") && ret > 0) {
 		size_t want = buf[len - 1] == '\n' ? len - 1 : len;
 
 		if (n != (ssize_t)want + 1 || memcmp(shown, buf, want) || shown[want] != '\n')
-			bug("backend: wrote '%.*s', reads back %zd bytes", (int)want, buf, n);
+			fuzz_bug("backend: wrote '%.*s', reads back %zd bytes", (int)want, buf, n);
 	}
 	if (!strcmp(a->name, "backend") && n > 0) {
 		unsigned int mode = shown[0] == 'l', fds = device_fds(NULL, 0);
@@ -206,8 +193,8 @@ static void check_store(const struct umdev_attr *a, const char *buf, size_t len)
 			fds_in_mode[mode] = fds;
 		} else if (fds != fds_in_mode[mode]) {
 			(void)device_fds(list, sizeof(list));
-			bug("backend %s: %u pty and eventfd fds open, %u before (%s)",
-			    mode ? "loopback" : "pty", fds, fds_in_mode[mode], list);
+			fuzz_bug("backend %s: %u pty and eventfd fds open, %u before (%s)",
+				 mode ? "loopback" : "pty", fds, fds_in_mode[mode], list);
 		}
 	}
 }

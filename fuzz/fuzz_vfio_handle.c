@@ -25,10 +25,8 @@
  *    config space and UART registers 1-7 read as at power-on (mtty.md §8), and the process
  *    holds exactly the fds it held before the input.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,7 +44,6 @@
 #define HDR 16
 #define CTL_NR_FDS 0x0fu
 #define CTL_KIND_SHIFT 4
-#define MEMFD_SIZE 65536
 #define UART_REGS 7 /* offsets 1-7; reading RBR (0) pops */
 #define MAX_DMA_MAPS 16 /* fuzz_mtty_start()'s vfio-max-dma-maps */
 
@@ -64,70 +61,6 @@ struct target {
 static struct target targets[2];
 static bool trace; /* FUZZ_TRACE set: print every command's and DMA's result */
 
-static __attribute__((noreturn, format(printf, 1, 2))) void bug(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fprintf(stderr, "fuzz_vfio_handle: ");
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	abort();
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint16_t le16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static unsigned int nr_open_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	unsigned int n = 0;
-
-	if (!d)
-		return 0;
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}
-
-/* A new fd of @kind, as fuzz_vfio_user.c makes them, or -1. */
-static int fd_make(unsigned int kind)
-{
-	int fd = -1, sp[2];
-
-	switch (kind & 3) {
-	case 0:
-		fd = memfd_create("fuzz-dma", MFD_CLOEXEC);
-		if (fd >= 0 && ftruncate(fd, MEMFD_SIZE) < 0) {
-			close(fd);
-			fd = -1;
-		}
-		break;
-	case 1:
-		fd = eventfd(1, EFD_CLOEXEC | EFD_NONBLOCK);
-		break;
-	case 2:
-		fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-		break;
-	default:
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0) {
-			close(sp[1]);
-			fd = sp[0];
-		}
-		break;
-	}
-	return fd;
-}
-
 /* Config space and UART registers 1-7 of every port, as a client reads them. */
 static void state_read(const struct target *t, uint8_t cfg[UMDEV_PCI_CONFIG_SIZE],
 		       uint8_t uart[2][UART_REGS])
@@ -139,7 +72,7 @@ static void state_read(const struct target *t, uint8_t cfg[UMDEV_PCI_CONFIG_SIZE
 		for (unsigned int off = 1; off <= UART_REGS; off++)
 			if (t->dev->ops->region_read(t->mdev, port, off, &uart[port][off - 1], 1) !=
 			    1)
-				bug("port %u: read of UART offset %u failed", port, off);
+				fuzz_bug("port %u: read of UART offset %u failed", port, off);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -152,7 +85,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	for (unsigned int i = 0; i < 2; i++) {
 		targets[i].dev = umdev__vfio_device_find(targets[i].mdev);
 		if (!targets[i].dev)
-			bug("device %u has no vfio device", i);
+			fuzz_bug("device %u has no vfio device", i);
 		state_read(&targets[i], targets[i].cfg, targets[i].uart);
 	}
 	trace = getenv("FUZZ_TRACE");
@@ -174,14 +107,14 @@ static void expect_cap(struct json_object *caps, const char *key, const char *wa
 
 	if (!json_object_object_get_ex(caps, key, &v)) {
 		if (want)
-			bug("VERSION reply lacks proposed capability '%s'", key);
+			fuzz_bug("VERSION reply lacks proposed capability '%s'", key);
 		return;
 	}
 	got = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
 	if (!want)
-		bug("VERSION reply has capability '%s' the client did not propose", key);
+		fuzz_bug("VERSION reply has capability '%s' the client did not propose", key);
 	if (strcmp(got, want))
-		bug("VERSION reply capability '%s' is %s, not %s", key, got, want);
+		fuzz_bug("VERSION reply capability '%s' is %s, not %s", key, got, want);
 }
 
 /*
@@ -198,29 +131,29 @@ static void check_version(const uint8_t *p, size_t len, unsigned int nr_fds, boo
 
 	if (ret < 0) {
 		if (handshake && len == 4 && !nr_fds && !p[0] && !p[1])
-			bug("a bare VERSION 0.x opening a session failed: %d", ret);
+			fuzz_bug("a bare VERSION 0.x opening a session failed: %d", ret);
 		return;
 	}
 	if (!handshake || len < 4 || nr_fds || p[0] || p[1] || (len > 4 && p[len - 1]))
-		bug("VERSION succeeded against §7.3 (session open %d, %zu bytes, %u fds)",
-		    !handshake, len, nr_fds);
+		fuzz_bug("VERSION succeeded against §7.3 (session open %d, %zu bytes, %u fds)",
+			 !handshake, len, nr_fds);
 	if (len > 4) {
 		req = json_tokener_parse((const char *)p + 4);
 		if (!json_object_is_type(req, json_type_object))
-			bug("VERSION succeeded with JSON that is no object");
+			fuzz_bug("VERSION succeeded with JSON that is no object");
 		if (json_object_object_get_ex(req, "capabilities", &caps) &&
 		    !json_object_is_type(caps, json_type_object))
-			bug("VERSION succeeded with capabilities that are no object");
+			fuzz_bug("VERSION succeeded with capabilities that are no object");
 	}
 	if (caps) {
 		if (json_object_object_get_ex(caps, "max_msg_fds", &v)) {
 			if (!int_in(v, 0, 1024))
-				bug("VERSION succeeded with a bad max_msg_fds");
+				fuzz_bug("VERSION succeeded with a bad max_msg_fds");
 			fds = (unsigned int)json_object_get_int64(v);
 		}
 		if (json_object_object_get_ex(caps, "max_data_xfer_size", &v) &&
 		    !int_in(v, 1, 67108864))
-			bug("VERSION succeeded with a bad max_data_xfer_size");
+			fuzz_bug("VERSION succeeded with a bad max_data_xfer_size");
 		if ((json_object_object_get_ex(caps, "pgsizes", &v) &&
 		     !json_object_is_type(v, json_type_int)) ||
 		    (json_object_object_get_ex(caps, "max_dma_maps", &v) &&
@@ -229,25 +162,26 @@ static void check_version(const uint8_t *p, size_t len, unsigned int nr_fds, boo
 		     !json_object_is_type(v, json_type_object)) ||
 		    (json_object_object_get_ex(caps, "write_multiple", &v) &&
 		     !json_object_is_type(v, json_type_boolean)))
-			bug("VERSION succeeded with a capability of the wrong type");
+			fuzz_bug("VERSION succeeded with a capability of the wrong type");
 		if (json_object_object_get_ex(caps, "twin_socket", &v)) {
 			if (!json_object_is_type(v, json_type_object))
-				bug("VERSION succeeded with a twin_socket that is no object");
+				fuzz_bug("VERSION succeeded with a twin_socket that is no object");
 			if (json_object_object_get_ex(v, "supported", &sup)) {
 				if (!json_object_is_type(sup, json_type_boolean))
-					bug("VERSION succeeded with a bad twin_socket.supported");
+					fuzz_bug(
+					    "VERSION succeeded with a bad twin_socket.supported");
 				twin = json_object_get_boolean(sup) && fds >= 1;
 			}
 		}
 	}
 	/* the reply: major 0, minor min(client's, 2), JSON with exactly what was proposed */
-	if (reply->len < 5 || reply->payload[reply->len - 1] || le16(reply->payload) != 0 ||
-	    le16(reply->payload + 2) != (le16(p + 2) < 2 ? le16(p + 2) : 2))
-		bug("VERSION reply header or NUL wrong");
+	if (reply->len < 5 || reply->payload[reply->len - 1] || fuzz_le16(reply->payload) != 0 ||
+	    fuzz_le16(reply->payload + 2) != (fuzz_le16(p + 2) < 2 ? fuzz_le16(p + 2) : 2))
+		fuzz_bug("VERSION reply header or NUL wrong");
 	rep = json_tokener_parse((const char *)reply->payload + 4);
 	if (!rep || !json_object_object_get_ex(rep, "capabilities", &rcaps) ||
 	    !json_object_is_type(rcaps, json_type_object) || json_object_object_length(rep) != 1)
-		bug("VERSION reply JSON is not {\"capabilities\":{...}}");
+		fuzz_bug("VERSION reply JSON is not {\"capabilities\":{...}}");
 	expect_cap(rcaps, "max_msg_fds",
 		   caps && json_object_object_get_ex(caps, "max_msg_fds", NULL) ? "8" : NULL);
 	expect_cap(rcaps, "max_data_xfer_size",
@@ -272,9 +206,9 @@ static void check_version(const uint8_t *p, size_t len, unsigned int nr_fds, boo
 		(caps && json_object_object_get_ex(caps, "write_multiple", &v) &&
 		 json_object_get_boolean(v)) +
 		twin)
-		bug("VERSION reply has capabilities nobody asked for");
+		fuzz_bug("VERSION reply has capabilities nobody asked for");
 	if (reply->nr_fds != twin)
-		bug("VERSION reply with %u fds, twin socket %d", reply->nr_fds, twin);
+		fuzz_bug("VERSION reply with %u fds, twin socket %d", reply->nr_fds, twin);
 	json_object_put(rep);
 	json_object_put(req);
 }
@@ -336,12 +270,12 @@ static void dma_probe(const struct target *t, uint32_t e)
 		fprintf(stderr, "DMA %s of %zu bytes at 0x%llx: %d\n", write ? "write" : "read",
 			len, (unsigned long long)iova, ret);
 	if (ret != want)
-		bug("DMA %s of %zu bytes at 0x%llx: %d, the model says %d",
-		    write ? "write" : "read", len, (unsigned long long)iova, ret, want);
+		fuzz_bug("DMA %s of %zu bytes at 0x%llx: %d, the model says %d",
+			 write ? "write" : "read", len, (unsigned long long)iova, ret, want);
 	if (write && ret == 0 && dma_model(t->dev, iova, len, false) == 0) {
 		if (umdev_dma_read(t->mdev, iova, in, len) != 0 || memcmp(in, out, len))
-			bug("DMA write of %zu bytes at 0x%llx does not read back", len,
-			    (unsigned long long)iova);
+			fuzz_bug("DMA write of %zu bytes at 0x%llx does not read back", len,
+				 (unsigned long long)iova);
 	}
 }
 
@@ -355,22 +289,22 @@ static bool message_run(const struct target *t, struct umdev__vfio_session *s, u
 	bool fatal = false, handshake;
 	int ret;
 
-	msg.msg_id = le16(h);
-	msg.command = le16(h + 2);
+	msg.msg_id = fuzz_le16(h);
+	msg.command = fuzz_le16(h + 2);
 	msg.msg_size = (uint32_t)(HDR + len);
-	msg.flags = le32(h + 8);
-	msg.error = le32(h + 12);
+	msg.flags = fuzz_le32(h + 8);
+	msg.error = fuzz_le32(h + 12);
 	if ((msg.flags & VFIO_USER_F_TYPE_MASK) == VFIO_USER_F_TYPE_REPLY)
 		return true; /* the server routes replies elsewhere (server.c) */
 	msg.payload = malloc(len ? len : 1); /* exactly len bytes: ASan sees any overread */
 	if (!msg.payload)
-		bug("out of memory");
+		fuzz_bug("out of memory");
 	memcpy(msg.payload, payload, len);
 	msg.len = len;
 	for (unsigned int k = 0; k < VFIO_USER_RX_FDS_MAX; k++)
 		msg.fds[k] = -1;
 	for (unsigned int k = 0; k < nr_fds; k++) {
-		int fd = fd_make(((ctl >> CTL_KIND_SHIFT) & 3) + k);
+		int fd = fuzz_fd_make(((ctl >> CTL_KIND_SHIFT) & 3) + k);
 
 		if (fd >= 0)
 			msg.fds[msg.nr_fds++] = fd;
@@ -382,14 +316,14 @@ static bool message_run(const struct target *t, struct umdev__vfio_session *s, u
 		fprintf(stderr, "command %u: %d%s\n", msg.command, ret, fatal ? ", fatal" : "");
 	for (unsigned int k = 0; k < VFIO_USER_RX_FDS_MAX; k++)
 		if (msg.fds[k] != -1)
-			bug("command %u: fd %u of the message neither adopted nor closed",
-			    msg.command, k);
+			fuzz_bug("command %u: fd %u of the message neither adopted nor closed",
+				 msg.command, k);
 	if (ret > 0 || ret < -4095)
-		bug("command %u returned %d", msg.command, ret);
+		fuzz_bug("command %u returned %d", msg.command, ret);
 	if (ret < 0 && (reply.payload || reply.nr_fds))
-		bug("command %u failed (%d) leaving a reply", msg.command, ret);
+		fuzz_bug("command %u failed (%d) leaving a reply", msg.command, ret);
 	if (reply.nr_fds > 1)
-		bug("command %u: reply with %u fds", msg.command, reply.nr_fds);
+		fuzz_bug("command %u: reply with %u fds", msg.command, reply.nr_fds);
 	if (msg.command == 1 && (msg.flags & VFIO_USER_F_TYPE_MASK) == VFIO_USER_F_TYPE_COMMAND)
 		check_version(payload, len, msg.nr_fds_total, handshake, ret, &reply);
 	umdev__vfio_reply_free(&reply);
@@ -412,16 +346,18 @@ static void check_teardown(const struct target *t)
 		clean = clean && dev->irq.msi_trigger[i] < 0;
 	umdev__mutex_unlock(&dev->lock);
 	if (!clean)
-		bug("teardown left DMA mappings, eventfds or the session (§4.4)");
+		fuzz_bug("teardown left DMA mappings, eventfds or the session (§4.4)");
 	state_read(t, cfg, uart);
 	for (unsigned int i = 0; i < UMDEV_PCI_CONFIG_SIZE; i++)
 		if (cfg[i] != t->cfg[i])
-			bug("after teardown config offset 0x%02x reads 0x%02x, at power-on 0x%02x",
+			fuzz_bug(
+			    "after teardown config offset 0x%02x reads 0x%02x, at power-on 0x%02x",
 			    i, cfg[i], t->cfg[i]);
 	for (unsigned int port = 0; port < t->nr_ports; port++)
 		for (unsigned int i = 0; i < UART_REGS; i++)
 			if (uart[port][i] != t->uart[port][i])
-				bug("after teardown port %u offset %u reads 0x%02x, at power-on "
+				fuzz_bug(
+				    "after teardown port %u offset %u reads 0x%02x, at power-on "
 				    "0x%02x",
 				    port, i + 1, uart[port][i], t->uart[port][i]);
 }
@@ -430,7 +366,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const struct target *t;
 	struct umdev__vfio_session *s;
-	unsigned int fds_before = nr_open_fds(), fds_after;
+	unsigned int fds_before = fuzz_nr_open_fds(), fds_after;
 	size_t i = 1;
 	int fd;
 
@@ -440,10 +376,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fd = open("/dev/null", O_RDWR | O_CLOEXEC); /* the connection: a twin socket needs one */
 	s = fd >= 0 ? umdev__vfio_session_new(t->dev, fd) : NULL;
 	if (!s)
-		bug("no session");
+		fuzz_bug("no session");
 	while (size - i >= 3 + HDR) {
 		uint8_t ctl = data[i];
-		size_t len = le16(data + i + 1);
+		size_t len = fuzz_le16(data + i + 1);
 
 		i += 3;
 		if (len > size - i - HDR)
@@ -459,9 +395,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 * module's detached closer threads (src/vfio/clientfd.c), so they may still be open here:
 	 * give them a moment rather than call it a leak.
 	 */
-	for (unsigned int ms = 0; (fds_after = nr_open_fds()) != fds_before; ms += 5) {
+	for (unsigned int ms = 0; (fds_after = fuzz_nr_open_fds()) != fds_before; ms += 5) {
 		if (ms >= 2000)
-			bug("%u fds open before the session, %u after", fds_before, fds_after);
+			fuzz_bug("%u fds open before the session, %u after", fds_before, fds_after);
 		usleep(5000);
 	}
 	return 0;

@@ -46,7 +46,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -71,7 +70,6 @@
 #define STALL_MS 5000 /* no byte moved for this long: the server hangs */
 #define FDS_KEPT 64 /* fds received, kept open until the input ends (a twin socket) */
 #define FD_SLACK 100 /* fds a session being torn down may still hold (16 DMA maps, 32 rx) */
-#define MEMFD_SIZE 65536
 #define OPT_DEVICE 0x1u
 #define OPT_BUSY 0x2u
 #define OPT_BUSY_NO_REPLY 0x4u
@@ -146,41 +144,6 @@ static struct target targets[2];
 static unsigned int fd_baseline;
 static bool trace; /* FUZZ_TRACE set: print every message from the server */
 
-static __attribute__((noreturn, format(printf, 1, 2))) void bug(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fprintf(stderr, "fuzz_vfio_user: ");
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	abort();
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint16_t le16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static unsigned int nr_open_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	unsigned int n = 0;
-
-	if (!d)
-		return 0;
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}
-
 /* For a stall report: every thread's state and wait channel, and the open fds, to stderr. */
 static void threads_dump(void)
 {
@@ -213,7 +176,8 @@ static void threads_dump(void)
 	}
 	if (d)
 		closedir(d);
-	fprintf(stderr, "fuzz_vfio_user: %u fds open, %u at start\n", nr_open_fds(), fd_baseline);
+	fprintf(stderr, "fuzz_vfio_user: %u fds open, %u at start\n", fuzz_nr_open_fds(),
+		fd_baseline);
 }
 
 static uint64_t now_ms(void)
@@ -224,38 +188,9 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* A new fd of @kind (see the top of this file), or -1. */
-static int fd_make(unsigned int kind)
-{
-	int fd = -1, sp[2];
-
-	switch (kind & 3) {
-	case 0:
-		fd = memfd_create("fuzz-dma", MFD_CLOEXEC);
-		if (fd >= 0 && ftruncate(fd, MEMFD_SIZE) < 0) {
-			close(fd);
-			fd = -1;
-		}
-		break;
-	case 1:
-		fd = eventfd(1, EFD_CLOEXEC | EFD_NONBLOCK); /* readable: an unmask fires (§9.4) */
-		break;
-	case 2:
-		fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-		break;
-	default:
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0) {
-			close(sp[1]);
-			fd = sp[0];
-		}
-		break;
-	}
-	return fd;
-}
-
 static uint64_t le64(const uint8_t *p)
 {
-	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
+	return (uint64_t)fuzz_le32(p) | (uint64_t)fuzz_le32(p + 4) << 32;
 }
 
 /* Whether the record of header @h is a DMA_MAP without fd whose range holds OPT_DMA's. */
@@ -263,7 +198,7 @@ static bool dma_map_msg(const uint8_t *h, size_t len, uint8_t ctl)
 {
 	uint64_t iova, size;
 
-	if (le16(h + 2) != 2 || (le32(h + 8) & 0xf) || (ctl & CTL_NR_FDS) || len < 32)
+	if (fuzz_le16(h + 2) != 2 || (fuzz_le32(h + 8) & 0xf) || (ctl & CTL_NR_FDS) || len < 32)
 		return false;
 	iova = le64(h + HDR + 16);
 	size = le64(h + HDR + 24);
@@ -282,7 +217,7 @@ static int conn_build(struct conn *c, const uint8_t *data, size_t size)
 		return -ENOMEM;
 	while (size - i >= 3 + HDR) {
 		uint8_t ctl = data[i];
-		size_t len = le16(data + i + 1);
+		size_t len = fuzz_le16(data + i + 1);
 		uint8_t *h = c->wire + off;
 		struct chunk *ch = &c->chunks[c->nr_chunks];
 
@@ -300,12 +235,12 @@ static int conn_build(struct conn *c, const uint8_t *data, size_t size)
 				h[4 + b] = (uint8_t)(msg_size >> (8 * b));
 		}
 		c->sent[c->nr_sent++] =
-		    (struct sent){le16(h), le16(h + 2), dma_map_msg(h, len, ctl)};
+		    (struct sent){fuzz_le16(h), fuzz_le16(h + 2), dma_map_msg(h, len, ctl)};
 		*ch = (struct chunk){.off = off,
 				     .len = HDR + len,
 				     .nr_fds = ctl & CTL_NR_FDS,
 				     .kind = (ctl >> CTL_KIND_SHIFT) & 3,
-				     .reply = (le32(h + 8) & 0xf) == 1,
+				     .reply = (fuzz_le32(h + 8) & 0xf) == 1,
 				     .dma_map = c->sent[c->nr_sent - 1].dma_map};
 		if ((ctl & CTL_SPLIT) && len) {
 			ch[1] = ch[0];
@@ -360,7 +295,7 @@ static bool conn_send(struct conn *c)
 			struct cmsghdr *cm;
 
 			for (unsigned int k = 0; k < ch->nr_fds; k++) {
-				int fd = fd_make(ch->kind + k);
+				int fd = fuzz_fd_make(ch->kind + k);
 
 				if (fd >= 0)
 					fds[nr++] = fd;
@@ -395,41 +330,42 @@ static void check_version_reply(const uint8_t *p, size_t len)
 	struct json_object *root, *caps;
 
 	if (len < 5 || p[len - 1] != '\0')
-		bug("VERSION reply of %zu bytes without NUL-terminated JSON", len);
+		fuzz_bug("VERSION reply of %zu bytes without NUL-terminated JSON", len);
 	root = json_tokener_parse((const char *)p + 4);
 	if (!root || !json_object_object_get_ex(root, "capabilities", &caps) ||
 	    !json_object_is_type(caps, json_type_object))
-		bug("VERSION reply JSON '%s' has no capabilities object", (const char *)p + 4);
+		fuzz_bug("VERSION reply JSON '%s' has no capabilities object", (const char *)p + 4);
 	json_object_put(root);
 }
 
 /* Check one whole message from the server. */
 static void check_message(struct conn *c, const uint8_t *h, const uint8_t *payload, size_t len)
 {
-	uint16_t msg_id = le16(h), command = le16(h + 2);
-	uint32_t flags = le32(h + 8), error = le32(h + 12);
+	uint16_t msg_id = fuzz_le16(h), command = fuzz_le16(h + 2);
+	uint32_t flags = fuzz_le32(h + 8), error = fuzz_le32(h + 12);
 
 	if (trace)
 		fprintf(stderr, "msg_id %u command %u flags 0x%x errno %u, %zu bytes\n", msg_id,
 			command, flags, error, len);
 	if ((flags & 0xf) == 0) { /* a command from the server: only DMA (§8.12) */
 		if (command != 11 && command != 12)
-			bug("server sent command %u", command);
+			fuzz_bug("server sent command %u", command);
 		c->requests++;
 		return;
 	}
 	if ((flags & 0xf) != 1)
-		bug("server message of type %u", flags & 0xf);
+		fuzz_bug("server message of type %u", flags & 0xf);
 	if ((flags & 0x20) && (len || !error))
-		bug("error reply to command %u: %zu payload bytes, errno %u", command, len, error);
+		fuzz_bug("error reply to command %u: %zu payload bytes, errno %u", command, len,
+			 error);
 	if (!(flags & 0x20) && error)
-		bug("success reply to command %u with errno %u", command, error);
+		fuzz_bug("success reply to command %u with errno %u", command, error);
 	if (!c->raw) { /* §6.1: each reply echoes msg_id and command of a request, in order */
 		while (c->cursor < c->nr_sent && (c->sent[c->cursor].msg_id != msg_id ||
 						  c->sent[c->cursor].command != command))
 			c->cursor++;
 		if (c->cursor == c->nr_sent)
-			bug("reply (msg_id %u, command %u) to no request", msg_id, command);
+			fuzz_bug("reply (msg_id %u, command %u) to no request", msg_id, command);
 		if (c->sent[c->cursor].dma_map && (flags & 0x20))
 			c->maps_refused++;
 		c->cursor++;
@@ -438,7 +374,7 @@ static void check_message(struct conn *c, const uint8_t *h, const uint8_t *paylo
 		check_version_reply(payload, len);
 	if (command == 9 && !(flags & 0x20) && c->state && len > 16) {
 		if (c->state_len + len - 16 > STATE_MAX)
-			bug("state reads returned too much");
+			fuzz_bug("state reads returned too much");
 		memcpy(c->state + c->state_len, payload + 16, len - 16);
 		c->state_len += len - 16;
 	}
@@ -462,7 +398,7 @@ static bool conn_recv(struct conn *c)
 			uint8_t *b = realloc(c->rbuf, c->rcap * 2 + 65536);
 
 			if (!b)
-				bug("out of memory");
+				fuzz_bug("out of memory");
 			c->rbuf = b;
 			c->rcap = c->rcap * 2 + 65536;
 		}
@@ -490,16 +426,16 @@ static bool conn_recv(struct conn *c)
 		}
 		if (r <= 0) { /* EOF, or ECONNRESET after the queued data (§3.3 step 4) */
 			if (c->rlen)
-				bug("connection closed within a message (%zu bytes)", c->rlen);
+				fuzz_bug("connection closed within a message (%zu bytes)", c->rlen);
 			return false;
 		}
 		c->rlen += (size_t)r;
 		for (used = 0; c->rlen - used >= HDR;) {
 			const uint8_t *h = c->rbuf + used;
-			uint32_t size = le32(h + 4);
+			uint32_t size = fuzz_le32(h + 4);
 
 			if (size < HDR)
-				bug("server message of msg_size %u", size);
+				fuzz_bug("server message of msg_size %u", size);
 			if (c->rlen - used < size)
 				break;
 			check_message(c, h, h + HDR, size - HDR);
@@ -528,9 +464,9 @@ static void check_fds(void)
 	uint64_t until = now_ms() + 2000;
 	unsigned int n;
 
-	while ((n = nr_open_fds()) > fd_baseline + FD_SLACK) {
+	while ((n = fuzz_nr_open_fds()) > fd_baseline + FD_SLACK) {
 		if (now_ms() > until)
-			bug("%u fds open, %u at start: a leak", n, fd_baseline);
+			fuzz_bug("%u fds open, %u at start: a leak", n, fd_baseline);
 		usleep(10000);
 	}
 }
@@ -542,7 +478,7 @@ static int client_connect(const char *path)
 
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		bug("connect %s: %s", path, strerror(errno));
+		fuzz_bug("connect %s: %s", path, strerror(errno));
 	return fd;
 }
 
@@ -558,14 +494,14 @@ static void busy_probe(const char *path, bool no_reply)
 	int fd = client_connect(path);
 
 	if (send(fd, hdr, sizeof(hdr), MSG_NOSIGNAL) != (ssize_t)sizeof(hdr))
-		bug("busy probe: send: %s", strerror(errno));
+		fuzz_bug("busy probe: send: %s", strerror(errno));
 	for (;;) {
 		struct pollfd p = {.fd = fd, .events = POLLIN};
 		ssize_t r;
 
 		if (poll(&p, 1, STALL_MS) != 1) {
 			threads_dump();
-			bug("busy probe: no reply or EOF for %d ms", STALL_MS);
+			fuzz_bug("busy probe: no reply or EOF for %d ms", STALL_MS);
 		}
 		r = recv(fd, got + have, sizeof(got) - have, 0);
 		if (r < 0 && errno == EINTR)
@@ -578,10 +514,11 @@ static void busy_probe(const char *path, bool no_reply)
 	}
 	close(fd);
 	if (no_reply ? have != 0
-		     : have != HDR || le16(got) != 0xbeef || le16(got + 2) != 1 ||
-			   le32(got + 4) != HDR || le32(got + 8) != 0x21 || le32(got + 12) != EBUSY)
-		bug("busy probe: %zu bytes instead of %s", have,
-		    no_reply ? "none" : "one EBUSY reply");
+		     : have != HDR || fuzz_le16(got) != 0xbeef || fuzz_le16(got + 2) != 1 ||
+			   fuzz_le32(got + 4) != HDR || fuzz_le32(got + 8) != 0x21 ||
+			   fuzz_le32(got + 12) != EBUSY)
+		fuzz_bug("busy probe: %zu bytes instead of %s", have,
+			 no_reply ? "none" : "one EBUSY reply");
 }
 
 static void *dma_main(void *arg)
@@ -599,7 +536,7 @@ static void *dma_main(void *arg)
 				      : umdev_dma_read(t->mdev, DMA_IOVA, buf, sizeof(buf));
 
 		if (ret > 0 || ret < -4095)
-			bug("umdev_dma_%s returned %d", t->done & 1 ? "write" : "read", ret);
+			fuzz_bug("umdev_dma_%s returned %d", t->done & 1 ? "write" : "read", ret);
 		if (ret == -ENOTCONN || ret == -EFAULT || ret == -EPERM) {
 			tries++;
 			usleep(100); /* the mapping is not in place (yet) */
@@ -625,9 +562,9 @@ static size_t session_run(struct umdev_mdev *mdev, unsigned int opt, const uint8
 	uint64_t idle_since;
 
 	if (conn_build(&c, records, size) < 0)
-		bug("out of memory");
+		fuzz_bug("out of memory");
 	if ((opt & OPT_DMA) && pthread_create(&dma.thread, NULL, dma_main, &dma))
-		bug("pthread_create failed");
+		fuzz_bug("pthread_create failed");
 	if (opt & OPT_DMA)
 		c.dma = &dma;
 	path = fuzz_mtty_socket(mdev);
@@ -635,7 +572,7 @@ static size_t session_run(struct umdev_mdev *mdev, unsigned int opt, const uint8
 	if (opt & OPT_BUSY)
 		busy_probe(path, opt & OPT_BUSY_NO_REPLY);
 	if (fcntl(c.fd, F_SETFL, O_NONBLOCK) < 0)
-		bug("fcntl: %s", strerror(errno));
+		fuzz_bug("fcntl: %s", strerror(errno));
 	idle_since = now_ms();
 	while (open) {
 		struct pollfd p = {.fd = c.fd, .events = POLLIN};
@@ -648,15 +585,15 @@ static size_t session_run(struct umdev_mdev *mdev, unsigned int opt, const uint8
 		if (sending && !c.holding)
 			p.events |= POLLOUT; /* not while holding a reply back: that would spin */
 		if (poll(&p, 1, c.holding ? 1 : 100) < 0 && errno != EINTR)
-			bug("poll: %s", strerror(errno));
+			fuzz_bug("poll: %s", strerror(errno));
 		if (p.revents & (POLLIN | POLLHUP | POLLERR))
 			open = conn_recv(&c);
 		if (c.rlen != before || c.cur != cur || c.pos != pos || p.revents) {
 			idle_since = now_ms();
 		} else if (now_ms() - idle_since > STALL_MS) {
 			threads_dump();
-			bug("server stalled: %u of %u chunks sent, no reply or EOF for %d ms",
-			    c.cur, c.nr_chunks, STALL_MS);
+			fuzz_bug("server stalled: %u of %u chunks sent, no reply or EOF for %d ms",
+				 c.cur, c.nr_chunks, STALL_MS);
 		}
 	}
 	if (opt & OPT_DMA) { /* the session is over: waiting transfers failed -ENOTCONN */
@@ -716,9 +653,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	for (unsigned int i = 0; i < 2; i++) {
 		targets[i].poweron_len = state_read(&targets[i], targets[i].poweron);
 		if (targets[i].poweron_len != 256 + 7 * targets[i].nr_ports)
-			bug("device %u: power-on state of %zu bytes", i, targets[i].poweron_len);
+			fuzz_bug("device %u: power-on state of %zu bytes", i,
+				 targets[i].poweron_len);
 	}
-	fd_baseline = nr_open_fds();
+	fd_baseline = fuzz_nr_open_fds();
 	trace = getenv("FUZZ_TRACE");
 	return 0;
 }
@@ -739,8 +677,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	n = state_read(t, state);
 	for (size_t i = 0; i < t->poweron_len; i++)
 		if (n != t->poweron_len || state[i] != t->poweron[i])
-			bug("after teardown, %s %zu reads 0x%02x, at power-on 0x%02x",
-			    i < 256 ? "config offset" : "UART byte", i < 256 ? i : i - 256,
-			    i < n ? state[i] : 0, t->poweron[i]);
+			fuzz_bug("after teardown, %s %zu reads 0x%02x, at power-on 0x%02x",
+				 i < 256 ? "config offset" : "UART byte", i < 256 ? i : i - 256,
+				 i < n ? state[i] : 0, t->poweron[i]);
 	return 0;
 }
