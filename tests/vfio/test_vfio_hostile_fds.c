@@ -10,7 +10,6 @@
  * deadline passes it unsticks the server (reads the full eventfd, writes the unmask eventfd)
  * so that the test fails instead of hanging the suite.
  */
-#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -30,53 +29,12 @@
 #include "hooks.h"
 #include "umdev/log.h"
 #include "private.h"
+#include "fx.h"
 #include "vclient.h"
 #include "vdrv.h"
 #include "vfio.h"
 
 #define FULL 0xfffffffffffffffeull /* the largest count a write may leave in an eventfd */
-
-struct fx {
-	char rundir[64];
-	char path[2][128];
-	uuid_t u[2];
-	bool live[2];
-	int fds_before;
-	struct rlimit rl; /* restored at teardown */
-};
-
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n - 1; /* the DIR's own fd */
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static bool fds_settle(int expected)
-{
-	for (int i = 0; i < 200; i++) {
-		if (count_fds() == expected)
-			return true;
-		usleep(5000);
-	}
-	return false;
-}
 
 /* A blocking eventfd (no EFD_NONBLOCK) whose counter is at its maximum. */
 static int full_blocking_eventfd(void)
@@ -89,73 +47,29 @@ static int full_blocking_eventfd(void)
 	return efd;
 }
 
-static int fx_setup_opts(void **state, struct umdev_vfio_options o)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-	struct rlimit low;
-
-	/* the usual soft limit, whatever the environment gave us (restored at teardown) */
-	if (!f || getrlimit(RLIMIT_NOFILE, &f->rl) < 0)
-		return -1;
-	low = f->rl;
-	low.rlim_cur = f->rl.rlim_max < 1024 ? f->rl.rlim_max : 1024;
-	if (setrlimit(RLIMIT_NOFILE, &low) < 0)
-		return -1;
-	strcpy(f->rundir, "/tmp/umdev-vfio-XXXXXX");
-	if (!mkdtemp(f->rundir))
-		return -1;
-	o.rundir = f->rundir;
-	if (umdev_vfio_init(&o) < 0 || vdrv_register() < 0)
-		return -1;
-	for (int i = 0; i < 2; i++) {
-		uuid_generate(f->u[i]);
-		if (vdrv_create(&f->u[i]) < 0)
-			return -1;
-		f->live[i] = true;
-		snprintf(f->path[i], sizeof(f->path[i]), "%s/vfio/devices/vfio%d", f->rundir, i);
-	}
-	f->fds_before = count_fds();
-	*state = f;
-	return 0;
-}
-
 static void hf_stop(void);
 static bool hf_running(void);
 
+/* The usual 1024-fd soft limit, whatever the environment gave us (restored at teardown). */
 static int fx_setup(void **state)
 {
-	return fx_setup_opts(state, (struct umdev_vfio_options){.handshake_timeout_ms = 2000});
+	return fx_setup_opts(state, &(struct umdev_vfio_options){.handshake_timeout_ms = 2000},
+			     true);
 }
 
 static int fx_setup_req30(void **state)
 {
-	return fx_setup_opts(state, (struct umdev_vfio_options){.handshake_timeout_ms = 2000,
-								.req_timeout_ms = 30000});
+	return fx_setup_opts(
+	    state,
+	    &(struct umdev_vfio_options){.handshake_timeout_ms = 2000, .req_timeout_ms = 30000},
+	    true);
 }
 
-static int fx_teardown(void **state)
+static int hf_teardown(void **state)
 {
-	struct fx *f = *state;
-	char cmd[128];
-
 	if (hf_running())
 		hf_stop(); /* a FUSE test failed half-way */
-	for (int i = 0; i < 2; i++)
-		if (f->live[i])
-			assert_int_equal(umdev_mdev_remove(&f->u[i]), 0);
-	vdrv_unregister();
-	umdev_vfio_fini();
-	umdev__core_reset();
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->rundir);
-	assert_int_equal(system(cmd), 0);
-	(void)setrlimit(RLIMIT_NOFILE, &f->rl);
-	free(f);
-	return 0;
-}
-
-static struct umdev_mdev *fx_mdev(struct fx *f, int i)
-{
-	return vdrv_find(&f->u[i])->mdev;
+	return fx_teardown(state);
 }
 
 /* ---- running what may hang with a deadline ---- */
@@ -189,9 +103,9 @@ static void job_start(struct job *j, void *(*fn)(struct job *))
 /* Whether the job finished within @timeout_ms (it is joined only if it did). */
 static bool job_wait(struct job *j, int timeout_ms)
 {
-	uint64_t end = now_ms() + (uint64_t)timeout_ms;
+	uint64_t end = fx_now_ms() + (uint64_t)timeout_ms;
 
-	while (!atomic_load(&j->done) && now_ms() < end)
+	while (!atomic_load(&j->done) && fx_now_ms() < end)
 		usleep(2000);
 	if (!atomic_load(&j->done))
 		return false;
@@ -502,12 +416,12 @@ static void test_V51_C1_unmask_eventfd_drained_by_client_never_blocks(void **sta
 	/* hold the device lock so the server, woken by the write, loses the race */
 	umdev__mutex_lock(&dev->lock);
 	assert_int_equal(write(d.efd, &one, sizeof(one)), sizeof(one));
-	for (end = now_ms() + 1000; !atomic_load(&d.done) && now_ms() < end;)
+	for (end = fx_now_ms() + 1000; !atomic_load(&d.done) && fx_now_ms() < end;)
 		usleep(1000);
 	usleep(20000); /* the server has seen POLLIN and waits for the lock */
 	umdev__mutex_unlock(&dev->lock);
 	/* the server may take the count first: signal until the drainer has had one */
-	for (end = now_ms() + 5000; !atomic_load(&d.done) && now_ms() < end;) {
+	for (end = fx_now_ms() + 5000; !atomic_load(&d.done) && fx_now_ms() < end;) {
 		assert_int_equal(write(d.efd, &one, sizeof(one)), sizeof(one));
 		usleep(20000);
 	}
@@ -576,7 +490,7 @@ static void test_V77_I4_C1_fd_backed_maps_bounded_per_session(void **state)
 			close(other);
 			close(fd); /* frees the daemon's table for teardown */
 			close(m);
-			assert_true(fds_settle(f->fds_before));
+			assert_true(fx_fds_settle(f->fds_before));
 			fail_msg(
 			    "after %u fd-backed maps (first error %u) another device's session "
 			    "failed: %d",
@@ -594,7 +508,7 @@ static void test_V77_I4_C1_fd_backed_maps_bounded_per_session(void **state)
 	assert_int_equal(vc_dma_map(fd, 3, 0, 0x80000000, 0x1000, -1), 0);
 	close(fd);
 	close(m);
-	assert_true(fds_settle(f->fds_before));
+	assert_true(fx_fds_settle(f->fds_before));
 }
 
 /* valgrind changes what these tests measure: fd limits, and which syscalls may block */
@@ -658,11 +572,11 @@ static void test_C1_accept_emfile_does_not_spin_and_serves_later(void **state)
 	for (unsigned int i = 0; i < nr; i++)
 		close(fill[i]);
 	free(fill);
-	t0 = now_ms();
+	t0 = fx_now_ms();
 	assert_int_equal(vc_recv(fd, &r, 2000), 0); /* served once fds are free */
 	assert_int_equal(r.flags, 0x1);
 	vc_reply_free(&r);
-	assert_true(now_ms() - t0 < 1500);
+	assert_true(fx_now_ms() - t0 < 1500);
 	close(fd);
 	if (cpu > 0.3)
 		fail_msg("the server spun on accept4() EMFILE: %.2f s of CPU in 1 s", cpu);
@@ -873,6 +787,38 @@ static void hf_stop(void)
 	rmdir(hf.dir);
 }
 
+/*
+ * The file for a test whose client socket is @client, which is closed if the test is skipped
+ * (no FUSE here, or valgrind). Return: an O_RDWR fd of the file.
+ */
+static int hf_start_or_skip(int client)
+{
+	int ff = hf_start();
+
+	if (ff < 0) {
+		if (client >= 0)
+			close(client);
+		skip();
+	}
+	return ff;
+}
+
+/* Hold back the next @max FLUSH answers: closes of the file wait until hf_let_go(). */
+static void hf_hold_flushes(unsigned int max)
+{
+	pthread_mutex_lock(&hf.lock);
+	hf.hold_max = max;
+	hf.hold_flush = true;
+	pthread_mutex_unlock(&hf.lock);
+}
+
+/* Send @n GET_INFO commands on @fd, each carrying a copy of @pass: EINVAL, and it is closed. */
+static void send_fds(int fd, uint16_t n, int pass)
+{
+	for (uint16_t i = 0; i < n; i++)
+		assert_int_equal(vc_send(fd, i, C_GET_INFO, 0, (uint8_t[16]){16}, 16, &pass, 1), 0);
+}
+
 static void *dma_read_fn(struct job *j)
 {
 	uint8_t b[16];
@@ -890,14 +836,10 @@ static void test_V76_C1_dma_file_served_by_the_client_is_einval(void **state)
 {
 	struct fx *f = *state;
 	int fd = vc_open(f->path[0]);
-	int ff = hf_start();
+	int ff = hf_start_or_skip(fd);
 	struct job rd = {.mdev = fx_mdev(f, 0)};
 	int e;
 
-	if (ff < 0) {
-		close(fd);
-		skip(); /* no FUSE here */
-	}
 	assert_true(fd >= 0);
 	e = vc_dma_map(fd, 3, 0, 0x100000, 0x1000, ff);
 	if (e == 0) { /* accepted: now a driver reads it while the client holds its answer */
@@ -934,20 +876,14 @@ static void test_V29_V5_C1_fd_whose_close_waits_never_delays_anything(void **sta
 {
 	struct fx *f = *state;
 	int fd = vc_open(f->path[0]);
-	int ff = hf_start();
+	int ff = hf_start_or_skip(fd);
 	struct vc_reply r;
 	int n0;
 
-	if (ff < 0) {
-		close(fd);
-		skip();
-	}
 	assert_true(fd >= 0);
-	n0 = count_fds();
-	pthread_mutex_lock(&hf.lock);
-	hf.hold_flush = true;
-	pthread_mutex_unlock(&hf.lock);
-	assert_int_equal(vc_send(fd, 9, C_GET_INFO, 0, (uint8_t[16]){16}, 16, &ff, 1), 0);
+	n0 = fx_count_fds();
+	hf_hold_flushes(1);
+	send_fds(fd, 1, ff);
 	if (vc_recv(fd, &r, 2000) != 0) {
 		hf_let_go(0);
 		(void)vc_recv(fd, &r, 5000);
@@ -968,7 +904,7 @@ static void test_V29_V5_C1_fd_whose_close_waits_never_delays_anything(void **sta
 	close(fd);
 	hf_let_go(0); /* the closer thread's close() completes */
 	/* the closer's copy, the connection (ours and the server's), vfio0's listener and wake */
-	assert_true(fds_settle(n0 - 4));
+	assert_true(fx_fds_settle(n0 - 4));
 	close(ff);
 	hf_stop();
 }
@@ -982,30 +918,22 @@ static void test_I4_C1_closes_that_wait_stall_only_their_device(void **state)
 {
 	struct fx *f = *state;
 	int fd = vc_open(f->path[0]);
-	int ff = hf_start();
+	int ff = hf_start_or_skip(fd);
 	unsigned int replies = 0;
 	struct vc_reply r;
 	int n0, other;
 
-	if (ff < 0) {
-		close(fd);
-		skip();
-	}
 	assert_true(fd >= 0);
-	n0 = count_fds();
-	pthread_mutex_lock(&hf.lock);
-	hf.hold_max = HF_HELD_MAX;
-	hf.hold_flush = true; /* no close ends: every closer thread of this device is stuck */
-	pthread_mutex_unlock(&hf.lock);
-	for (uint16_t i = 0; i < 64; i++)
-		assert_int_equal(vc_send(fd, i, C_GET_INFO, 0, (uint8_t[16]){16}, 16, &ff, 1), 0);
+	n0 = fx_count_fds();
+	hf_hold_flushes(HF_HELD_MAX); /* no close ends: every closer of this device is stuck */
+	send_fds(fd, 64, ff);
 	while (vc_recv(fd, &r, 500) == 0) {
 		assert_int_equal(r.error, EINVAL);
 		replies++;
 		vc_reply_free(&r);
 	}
 	assert_true(replies >= 31 && replies <= 33); /* then the device stopped reading */
-	assert_true(count_fds() - n0 <= 34); /* the fds it holds for them: bounded */
+	assert_true(fx_count_fds() - n0 <= 34); /* the fds it holds for them: bounded */
 	other = vc_open(f->path[1]);
 	assert_true(other >= 0);
 	assert_int_equal(vc_call_err(other, C_GET_INFO, (uint8_t[16]){16}, 16, NULL, 0), 0);
@@ -1014,7 +942,7 @@ static void test_I4_C1_closes_that_wait_stall_only_their_device(void **state)
 	assert_true(vc_eof(fd, 1000));
 	close(fd);
 	hf_let_go(0); /* the closer threads catch up */
-	assert_true(fds_settle(n0 - 4));
+	assert_true(fx_fds_settle(n0 - 4));
 	close(ff);
 	hf_stop();
 }
@@ -1028,32 +956,24 @@ static void test_C1_busy_hangup_while_stalled_does_not_spin(void **state)
 {
 	struct fx *f = *state;
 	int fd = vc_open(f->path[0]);
-	int ff = hf_start();
+	int ff = hf_start_or_skip(fd);
 	struct vc_reply r;
 	double cpu0, cpu;
 	int n0, busy;
 	bool dropped;
 
-	if (ff < 0) {
-		close(fd);
-		skip();
-	}
 	assert_true(fd >= 0);
-	pthread_mutex_lock(&hf.lock);
-	hf.hold_max = HF_HELD_MAX;
-	hf.hold_flush = true; /* no close ends: the device stalls at VFIO_CLOSE_PENDING_MAX */
-	pthread_mutex_unlock(&hf.lock);
-	for (uint16_t i = 0; i < 40; i++)
-		assert_int_equal(vc_send(fd, i, C_GET_INFO, 0, (uint8_t[16]){16}, 16, &ff, 1), 0);
+	hf_hold_flushes(HF_HELD_MAX); /* no close ends: the device stalls at 32 pending */
+	send_fds(fd, 40, ff);
 	while (vc_recv(fd, &r, 500) == 0)
 		vc_reply_free(&r);
-	n0 = count_fds();
+	n0 = fx_count_fds();
 	busy = vc_connect(f->path[0]);
 	assert_true(busy >= 0);
-	assert_true(fds_settle(n0 + 2)); /* ours and the server's: it was accepted */
+	assert_true(fx_fds_settle(n0 + 2)); /* ours and the server's: it was accepted */
 	close(busy);
 	cpu0 = cpu_s();
-	dropped = fds_settle(n0); /* the deadline is 2 s away */
+	dropped = fx_fds_settle(n0); /* the deadline is 2 s away */
 	usleep(500000);
 	cpu = cpu_s() - cpu0;
 	assert_remove_prompt(f, hf_let_go, 0);
@@ -1074,40 +994,31 @@ static void test_C1_busy_hangup_while_stalled_does_not_spin(void **state)
 static void test_C1_closes_that_wait_never_delay_another_devices_closes(void **state)
 {
 	struct fx *f = *state;
-	int fd = vc_open(f->path[0]), other = vc_open(f->path[1]);
-	int ff = hf_start(), null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int fd = vc_open(f->path[0]);
+	int ff = hf_start_or_skip(fd);
+	int other = vc_open(f->path[1]), null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	struct umdev__close_budget *b = umdev__vfio_device_find(fx_mdev(f, 1))->close_budget;
 	unsigned int pending, flushes;
 	struct vc_reply r;
 	uint64_t t0;
 
-	if (ff < 0) {
-		close(fd);
-		close(other);
-		close(null);
-		skip();
-	}
 	assert_true(fd >= 0 && other >= 0 && null >= 0 && b);
-	pthread_mutex_lock(&hf.lock);
-	hf.hold_max = 8;
-	hf.hold_flush = true;
-	pthread_mutex_unlock(&hf.lock);
+	hf_hold_flushes(8);
 	for (uint16_t i = 0; i < 8; i++) {
-		assert_int_equal(vc_send(fd, i, C_GET_INFO, 0, (uint8_t[16]){16}, 16, &ff, 1), 0);
+		send_fds(fd, 1, ff);
 		assert_int_equal(vc_recv(fd, &r, 2000), 0);
 		assert_int_equal(r.error, EINVAL); /* the fd is closed: deferred */
 		vc_reply_free(&r);
 	}
-	for (t0 = now_ms(); atomic_load(&hf.flushes) < 8 && now_ms() - t0 < 1000;)
+	for (t0 = fx_now_ms(); atomic_load(&hf.flushes) < 8 && fx_now_ms() - t0 < 1000;)
 		usleep(1000);
 	for (uint16_t i = 0; i < 4; i++) {
-		assert_int_equal(vc_send(other, i, C_GET_INFO, 0, (uint8_t[16]){16}, 16, &null, 1),
-				 0);
+		send_fds(other, 1, null);
 		assert_int_equal(vc_recv(other, &r, 2000), 0);
 		assert_int_equal(r.error, EINVAL);
 		vc_reply_free(&r);
 	}
-	for (t0 = now_ms(); atomic_load(&b->pending) && now_ms() - t0 < 1000;)
+	for (t0 = fx_now_ms(); atomic_load(&b->pending) && fx_now_ms() - t0 < 1000;)
 		usleep(1000);
 	pending = atomic_load(&b->pending);
 	flushes = atomic_load(&hf.flushes);
@@ -1153,10 +1064,10 @@ static void test_V5_shutdown_ends_every_t_req_wait(void **state)
 	assert_int_equal(rm.ret, 0);
 	assert_true(ev_count(req) >= 1);
 	assert_true(vc_eof(fd, 1000));
-	t0 = now_ms();
+	t0 = fx_now_ms();
 	assert_int_equal(umdev_mdev_remove(&f->u[1]), 0);
 	f->live[1] = false;
-	assert_true(now_ms() - t0 < 1000);
+	assert_true(fx_now_ms() - t0 < 1000);
 	assert_true(ev_count(req1) >= 1);
 	close(fd);
 	close(fd1);
@@ -1164,7 +1075,7 @@ static void test_V5_shutdown_ends_every_t_req_wait(void **state)
 	close(req1);
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, hf_teardown)
 
 int main(void)
 {
@@ -1182,7 +1093,7 @@ int main(void)
 	    T(test_C1_closes_that_wait_never_delay_another_devices_closes),
 	    T(test_C1_busy_hangup_while_stalled_does_not_spin),
 	    cmocka_unit_test_setup_teardown(test_V5_shutdown_ends_every_t_req_wait, fx_setup_req30,
-					    fx_teardown),
+					    hf_teardown),
 	};
 
 	umdev_log_set_sink(NULL, NULL, UMDEV_LOG_WARNING);

@@ -5,7 +5,6 @@
  * layouts come from vfio-user.md and not from the server's headers. Tests are named after the
  * checklist items (vfio-user.md §14) they prove.
  */
-#include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <pthread.h>
@@ -23,38 +22,10 @@
 
 #include "hooks.h"
 #include "umdev/log.h"
+#include "fx.h"
 #include "vclient.h"
 #include "vdrv.h"
 #include "vfio.h"
-
-struct fx {
-	char rundir[64];
-	char path[2][128];
-	uuid_t u[2];
-	bool live[2];
-	int fds_before;
-};
-
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n - 1; /* the DIR's own fd */
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* The eventfd's counter if it is signalled within @timeout_ms, else 0. */
 static uint64_t ev_wait(int efd, int timeout_ms)
@@ -67,73 +38,16 @@ static uint64_t ev_wait(int efd, int timeout_ms)
 	return 0;
 }
 
-/* fd count settles once the server threads finished teardown */
-static bool fds_settle(int expected)
-{
-	for (int i = 0; i < 200; i++) {
-		if (count_fds() == expected)
-			return true;
-		usleep(5000);
-	}
-	return false;
-}
-
-static int fx_setup_opts(void **state, const struct umdev_vfio_options *base)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-	struct umdev_vfio_options o = *base;
-
-	strcpy(f->rundir, "/tmp/umdev-vfio-XXXXXX");
-	if (!mkdtemp(f->rundir))
-		return -1;
-	o.rundir = f->rundir;
-	if (umdev_vfio_init(&o) < 0)
-		return -1;
-	if (vdrv_register() < 0)
-		return -1;
-	for (int i = 0; i < 2; i++) {
-		uuid_generate(f->u[i]);
-		if (vdrv_create(&f->u[i]) < 0)
-			return -1;
-		f->live[i] = true;
-		snprintf(f->path[i], sizeof(f->path[i]), "%s/vfio/devices/vfio%d", f->rundir, i);
-	}
-	f->fds_before = count_fds();
-	*state = f;
-	return 0;
-}
-
 static int fx_setup(void **state)
 {
 	return fx_setup_opts(
-	    state, &(struct umdev_vfio_options){.max_dma_maps = 16, .handshake_timeout_ms = 1000});
+	    state, &(struct umdev_vfio_options){.max_dma_maps = 16, .handshake_timeout_ms = 1000},
+	    false);
 }
 
 static int fx_setup_req(void **state)
 {
-	return fx_setup_opts(state, &(struct umdev_vfio_options){.req_timeout_ms = 1000});
-}
-
-static int fx_teardown(void **state)
-{
-	struct fx *f = *state;
-	char cmd[128];
-
-	for (int i = 0; i < 2; i++)
-		if (f->live[i])
-			assert_int_equal(umdev_mdev_remove(&f->u[i]), 0);
-	vdrv_unregister();
-	umdev_vfio_fini();
-	umdev__core_reset();
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->rundir);
-	assert_int_equal(system(cmd), 0);
-	free(f);
-	return 0;
-}
-
-static struct umdev_mdev *fx_mdev(struct fx *f, int i)
-{
-	return vdrv_find(&f->u[i])->mdev;
+	return fx_setup_opts(state, &(struct umdev_vfio_options){.req_timeout_ms = 1000}, false);
 }
 
 /* ---- sockets and lifecycle ---- */
@@ -176,7 +90,7 @@ static void test_V3_remove_unlinks_socket_then_enoent(void **state)
 	f->live[0] = false;
 	assert_int_equal(stat(f->path[0], &st), -1);
 	assert_int_equal(vc_connect(f->path[0]), -ENOENT);
-	assert_true(fds_settle(f->fds_before - 2)); /* its listener and wake eventfd */
+	assert_true(fx_fds_settle(f->fds_before - 2)); /* its listener and wake eventfd */
 }
 
 struct closer {
@@ -190,7 +104,7 @@ static void *closer_thread(void *arg)
 	struct closer *c = arg;
 
 	if (ev_wait(c->req, 5000))
-		c->signalled_ms = now_ms();
+		c->signalled_ms = fx_now_ms();
 	close(c->fd);
 	return NULL;
 }
@@ -206,12 +120,12 @@ static void test_V4_req_signalled_and_client_close_ends_removal(void **state)
 	assert_true(c.fd >= 0);
 	assert_int_equal(vc_set_irqs(c.fd, 0x24, 4, 0, 1, &c.req, 1), 0);
 	assert_int_equal(pthread_create(&t, NULL, closer_thread, &c), 0);
-	t0 = now_ms();
+	t0 = fx_now_ms();
 	assert_int_equal(umdev_mdev_remove(&f->u[0]), 0);
 	f->live[0] = false;
 	pthread_join(t, NULL);
 	assert_true(c.signalled_ms != 0);
-	assert_true(now_ms() - t0 < 900); /* ended by the close, not by T_req */
+	assert_true(fx_now_ms() - t0 < 900); /* ended by the close, not by T_req */
 	assert_int_equal(stat(f->path[0], &st), -1);
 	close(c.req);
 }
@@ -225,9 +139,9 @@ static void test_V5_uncooperative_client_waits_t_req(void **state)
 
 	assert_true(fd >= 0);
 	assert_int_equal(vc_set_irqs(fd, 0x24, 4, 0, 1, &req, 1), 0);
-	t0 = now_ms();
+	t0 = fx_now_ms();
 	assert_int_equal(umdev_mdev_remove(&f->u[0]), 0);
-	dt = now_ms() - t0;
+	dt = fx_now_ms() - t0;
 	f->live[0] = false;
 	assert_true(dt >= 1000 && dt < 5000);
 	assert_true(ev_wait(req, 0) >= 1);
@@ -245,15 +159,15 @@ static void test_V5_default_removal_does_not_wait_and_client_reads_eof(void **st
 
 	assert_true(fd >= 0);
 	assert_int_equal(vc_set_irqs(fd, 0x24, 4, 0, 1, &req, 1), 0);
-	t0 = now_ms();
+	t0 = fx_now_ms();
 	assert_int_equal(umdev_mdev_remove(&f->u[0]), 0);
 	f->live[0] = false;
-	assert_true(now_ms() - t0 < 1000);
+	assert_true(fx_now_ms() - t0 < 1000);
 	assert_true(ev_wait(req, 0) >= 1);
 	assert_true(vc_eof(fd, 1000)); /* device removed while connected: EOF */
 	close(fd);
 	close(req);
-	assert_true(fds_settle(f->fds_before - 2));
+	assert_true(fx_fds_settle(f->fds_before - 2));
 }
 
 static void test_M61_unregister_ends_session_before_remove_without_waiting(void **state)
@@ -268,10 +182,10 @@ static void test_M61_unregister_ends_session_before_remove_without_waiting(void 
 	/* a REQ eventfd, so that a removal that waited for the client (T_req > 0) could do so */
 	assert_int_equal(vc_set_irqs(fd, 0x24, 4, 0, 1, &req, 1), 0);
 	assert_int_equal(atomic_load(&vdrv_find(&f->u[0])->opens), 1); /* a session is open */
-	t0 = now_ms();
+	t0 = fx_now_ms();
 	vdrv_unregister(); /* umdev_unregister_parent, then the driver */
 	f->live[0] = f->live[1] = false;
-	assert_true(now_ms() - t0 < 1000); /* did not wait for the client */
+	assert_true(fx_now_ms() - t0 < 1000); /* did not wait for the client */
 	assert_true(ev_wait(req, 0) >= 1);
 	assert_int_equal(atomic_load(&vdrv_removes), 2);
 	/* vdrv's remove saw close_device already run: session terminated before remove */
@@ -325,11 +239,11 @@ static void test_V10_silent_client_dropped_after_handshake_timeout(void **state)
 {
 	struct fx *f = *state; /* vfio-handshake-timeout = 1 s */
 	int fd = vc_connect(f->path[0]);
-	uint64_t t0 = now_ms(), dt;
+	uint64_t t0 = fx_now_ms(), dt;
 
 	assert_true(fd >= 0);
 	assert_true(vc_eof(fd, 6000));
-	dt = now_ms() - t0;
+	dt = fx_now_ms() - t0;
 	assert_true(dt >= 500 && dt < 5000);
 	close(fd);
 	fd = vc_open(f->path[0]);
@@ -358,9 +272,9 @@ static void test_V11_teardown_closes_every_fd(void **state)
 	assert_int_equal(vc_dma_map(fd, 3, 0, 0x200000, 0x10000, m2), 0);
 	assert_int_equal(vc_set_irqs(fd, 0x24, 0, 0, 1, &trig, 1), 0);
 	assert_int_equal(vc_set_irqs(fd, 0x14, 0, 0, 1, &unmask, 1), 0);
-	assert_int_equal(count_fds(), before + 2 + 4); /* both socket ends + server's copies */
+	assert_int_equal(fx_count_fds(), before + 2 + 4); /* both socket ends + server's copies */
 	close(fd);
-	assert_true(fds_settle(before + 0));
+	assert_true(fx_fds_settle(before + 0));
 	fd = vc_open(f->path[0]);
 	assert_true(fd >= 0);
 	close(fd);
@@ -368,7 +282,7 @@ static void test_V11_teardown_closes_every_fd(void **state)
 	close(m2);
 	close(trig);
 	close(unmask);
-	assert_true(fds_settle(f->fds_before));
+	assert_true(fx_fds_settle(f->fds_before));
 }
 
 static void test_V12_disconnect_resets_command_register(void **state)
@@ -398,7 +312,7 @@ static void test_V13_200_cycles_leak_nothing(void **state)
 		assert_int_equal(vc_call_err(fd, C_GET_INFO, (uint8_t[16]){16}, 16, NULL, 0), 0);
 		close(fd);
 	}
-	assert_true(fds_settle(f->fds_before));
+	assert_true(fx_fds_settle(f->fds_before));
 }
 
 /* ---- header and framing ---- */
@@ -596,7 +510,7 @@ static void test_V26_partial_header_then_close(void **state)
 
 	assert_int_equal(vc_send_raw(fd, m, 10, NULL, 0), 0);
 	close(fd);
-	assert_true(fds_settle(f->fds_before));
+	assert_true(fx_fds_settle(f->fds_before));
 	fd = vc_open(f->path[0]);
 	assert_true(fd >= 0);
 	close(fd);
@@ -612,9 +526,9 @@ static void test_V27_stalled_message_does_not_block_other_device(void **state)
 	uint64_t t0;
 
 	assert_int_equal(vc_send_raw(a, m, 56, NULL, 0), 0);
-	t0 = now_ms();
+	t0 = fx_now_ms();
 	assert_int_equal(vc_call_err(b, C_GET_INFO, (uint8_t[16]){16}, 16, NULL, 0), 0);
-	assert_true(now_ms() - t0 < 1000);
+	assert_true(fx_now_ms() - t0 < 1000);
 	assert_int_equal(vc_recv(a, &r, 200), -ETIMEDOUT);
 	close(a);
 	close(b);
@@ -658,7 +572,7 @@ static void test_V30_nine_eventfds_rejected_and_closed(void **state)
 	assert_int_equal(vc_set_irqs(fd, 0x24, 0, 0, 1, ev, 9), EINVAL);
 	for (int i = 0; i < 9; i++)
 		close(ev[i]);
-	assert_int_equal(count_fds(), f->fds_before + 2); /* both socket ends, nothing else */
+	assert_int_equal(fx_count_fds(), f->fds_before + 2); /* both socket ends, nothing else */
 	assert_int_equal(umdev_intx_set_level(fx_mdev(f, 0), true), 0); /* nothing assigned */
 	close(fd);
 }
@@ -1140,9 +1054,9 @@ static void test_V53_disable_index_drops_both_eventfds(void **state)
 
 	intx_setup(f, &x);
 	assert_int_equal(vc_set_irqs(x.fd, 0x14, 0, 0, 1, &unmask, 1), 0);
-	n = count_fds();
+	n = fx_count_fds();
 	assert_int_equal(vc_set_irqs(x.fd, 0x21, 0, 0, 0, NULL, 0), 0);
-	assert_int_equal(count_fds(), n - 2);
+	assert_int_equal(fx_count_fds(), n - 2);
 	umdev_intx_set_level(x.mdev, true);
 	assert_int_equal(ev_wait(x.trig, 100), 0);
 	close(unmask);
@@ -1552,7 +1466,7 @@ static void test_V76_invalid_maps_close_fd(void **state)
 	char path[64];
 	uint8_t p[32];
 
-	n = count_fds();
+	n = fx_count_fds();
 	assert_int_equal(vc_dma_map(fd, 3, 0, 0x100000, 0, m), EINVAL);
 	assert_int_equal(vc_dma_map(fd, 3, 0, 0x1001, 0x1000, m), EINVAL);
 	assert_int_equal(vc_dma_map(fd, 3, 0, 0xfffffffffffff000ull, 0x2000, m), EINVAL);
@@ -1576,7 +1490,7 @@ static void test_V76_invalid_maps_close_fd(void **state)
 	assert_int_equal(vc_dma_map(fd, 3, 0, 0x100000, 0x1000, ro), EACCES);
 	assert_int_equal(vc_dma_map(fd, 1, 0, 0x100000, 0x1000, ro), 0); /* table was empty */
 	close(ro);
-	assert_int_equal(count_fds(), n + 1); /* only the accepted mapping's copy */
+	assert_int_equal(fx_count_fds(), n + 1); /* only the accepted mapping's copy */
 	close(m);
 	close(fd);
 }
@@ -1745,14 +1659,14 @@ static void test_V80_flooded_device_does_not_stall_other(void **state)
 		assert_true(sent < 10000000);
 	}
 	for (int i = 0; i < 100; i++) {
-		uint64_t t0 = now_ms();
+		uint64_t t0 = fx_now_ms();
 
 		assert_int_equal(vc_call_err(b, C_GET_INFO, (uint8_t[16]){16}, 16, NULL, 0), 0);
-		assert_true(now_ms() - t0 < 1000);
+		assert_true(fx_now_ms() - t0 < 1000);
 	}
 	close(a);
 	close(b);
-	assert_true(fds_settle(f->fds_before));
+	assert_true(fx_fds_settle(f->fds_before));
 }
 
 /*
@@ -1795,9 +1709,9 @@ static void test_V80_V5_backed_up_client_removal_is_prompt_and_whole(void **stat
 	assert_true(sent > 1000); /* more than fits in the socket buffers: the queue holds them */
 	assert_int_equal(umdev_msi_notify(mdev, 0), 0); /* C6: interrupts still delivered */
 	assert_int_equal(ev_wait(msi, 1000), 1);
-	t0 = now_ms();
+	t0 = fx_now_ms();
 	assert_int_equal(umdev_mdev_remove(&f->u[0]), 0); /* T_req 0: never waits (§3.3) */
-	dt = now_ms() - t0;
+	dt = fx_now_ms() - t0;
 	f->live[0] = false;
 	assert_true(dt < 1000);
 	for (;;) { /* whole replies in order, then EOF: no partial reply (§3.3 step 4) */
@@ -1816,12 +1730,12 @@ static void test_V80_V5_backed_up_client_removal_is_prompt_and_whole(void **stat
 	assert_true(got > 0 && got <= sent);
 	close(fd);
 	close(msi);
-	assert_true(fds_settle(f->fds_before - 2));
+	assert_true(fx_fds_settle(f->fds_before - 2));
 }
 
 static int fx_setup_dma(void **state)
 {
-	return fx_setup_opts(state, &(struct umdev_vfio_options){.dma_timeout_ms = 1000});
+	return fx_setup_opts(state, &(struct umdev_vfio_options){.dma_timeout_ms = 1000}, false);
 }
 
 struct dma_call {
@@ -1837,11 +1751,11 @@ struct dma_call {
 static void *dma_thread(void *arg)
 {
 	struct dma_call *c = arg;
-	uint64_t t0 = now_ms();
+	uint64_t t0 = fx_now_ms();
 
 	c->ret = c->write ? umdev_dma_write(c->mdev, c->iova, c->buf, c->len)
 			  : umdev_dma_read(c->mdev, c->iova, c->buf, c->len);
-	c->ms = now_ms() - t0;
+	c->ms = fx_now_ms() - t0;
 	return NULL;
 }
 
@@ -1977,7 +1891,7 @@ static void test_V40_twin_socket_negotiation(void **state)
 	assert_int_equal(getpeername(r.fds[0], (struct sockaddr *)&peer, &plen), 0); /* connected */
 	vc_reply_free(&r);
 	close(fd);
-	assert_true(fds_settle(f->fds_before)); /* the server's end closed at teardown (§4.4) */
+	assert_true(fx_fds_settle(f->fds_before)); /* the server's end closed at teardown (§4.4) */
 
 	fd = vc_connect(f->path[0]); /* max_msg_fds 0: no twin socket */
 	assert_int_equal(vc_version(fd, 2,
@@ -2025,7 +1939,7 @@ static int fx_setup_group(void **state)
 	static char group[16];
 
 	snprintf(group, sizeof(group), "%u", (unsigned int)getegid());
-	return fx_setup_opts(state, &(struct umdev_vfio_options){.socket_group = group});
+	return fx_setup_opts(state, &(struct umdev_vfio_options){.socket_group = group}, false);
 }
 
 static void test_V6_socket_group_mode_0660(void **state)
@@ -2174,8 +2088,8 @@ static void test_V14_client_killed_mid_region_write(void **state)
 	usleep(100000);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
-	t0 = now_ms();
-	for (fd = -EBUSY; fd < 0 && now_ms() - t0 < 1000; usleep(10000))
+	t0 = fx_now_ms();
+	for (fd = -EBUSY; fd < 0 && fx_now_ms() - t0 < 1000; usleep(10000))
 		fd = vc_open(f->path[0]);
 	assert_true(fd >= 0);
 	assert_int_equal(vc_call_err(fd, C_GET_INFO, (uint8_t[16]){16}, 16, NULL, 0), 0);
@@ -2231,7 +2145,7 @@ static void test_V85_random_messages(void **state)
 	}
 	if (fd >= 0)
 		close(fd);
-	assert_true(fds_settle(f->fds_before));
+	assert_true(fx_fds_settle(f->fds_before));
 	fd = vc_open(f->path[0]);
 	assert_true(fd >= 0);
 	assert_int_equal(vc_call_err(fd, C_GET_INFO, (uint8_t[16]){16}, 16, NULL, 0), 0);
