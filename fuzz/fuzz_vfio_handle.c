@@ -138,6 +138,9 @@ static void check_version(const uint8_t *p, size_t len, unsigned int nr_fds, boo
 		fuzz_bug("VERSION succeeded against §7.3 (session open %d, %zu bytes, %u fds)",
 			 !handshake, len, nr_fds);
 	if (len > 4) {
+		for (size_t i = 4 + strlen((const char *)p + 4) + 1; i < len; i++)
+			if (p[i]) /* the field is one string; NULs may pad it (§7.1) */
+				fuzz_bug("VERSION succeeded with bytes after its JSON's NUL");
 		req = json_tokener_parse((const char *)p + 4);
 		if (!json_object_is_type(req, json_type_object))
 			fuzz_bug("VERSION succeeded with JSON that is no object");

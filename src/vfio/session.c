@@ -229,7 +229,14 @@ static bool json_int_in(struct json_object *o, int64_t lo, int64_t hi)
 	return v >= lo && v <= hi;
 }
 
-/* Parse and check the client's capabilities into @caps. Return: 0 or -EINVAL. */
+/*
+ * Parse and check the client's capabilities into @caps. Return: 0 or -EINVAL.
+ *
+ * The field is one NUL-terminated string filling the rest of the payload (§7.1), as QEMU and
+ * libvfio-user's client send it (the JSON text and one NUL). A byte other than NUL after the
+ * first NUL makes the field text that is not JSON (JSON has no raw NUL): EINVAL, although
+ * libvfio-user's server would stop reading at that NUL. NULs after it are accepted as padding.
+ */
 static int version_parse(const uint8_t *json, size_t len, struct umdev__vfio_caps *caps)
 {
 	struct json_tokener *tok;
@@ -242,6 +249,9 @@ static int version_parse(const uint8_t *json, size_t len, struct umdev__vfio_cap
 	if (json[len - 1] != 0)
 		return -EINVAL; /* not NUL-terminated */
 	slen = strlen((const char *)json);
+	for (size_t i = slen + 1; i < len; i++)
+		if (json[i])
+			return -EINVAL; /* bytes after the string's end */
 	tok = json_tokener_new_ex(VFIO_USER_JSON_DEPTH);
 	if (!tok)
 		return -ENOMEM;

@@ -702,6 +702,8 @@ static void test_V36_bad_json_fatal(void **state)
 	char deep[256] = "";
 
 	expect_json_fatal(f, "{}", 2); /* no final NUL */
+	expect_json_fatal(f, "{}\0junk", 8); /* text after the string's NUL (§7.1) */
+	expect_json_fatal(f, "{}\0\0x\0", 6);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		expect_json_fatal(f, bad[i], strlen(bad[i]) + 1);
 	for (int i = 0; i < 100; i++)
@@ -711,6 +713,24 @@ static void test_V36_bad_json_fatal(void **state)
 	memmove(deep + 20, deep, 201);
 	memcpy(deep, "{\"capabilities\":{\"a\":", 20);
 	expect_json_fatal(f, deep, strlen(deep) + 1);
+}
+
+/* The JSON string's NUL may be followed by NULs (padding), and by nothing else (V-36). */
+static void test_V36_nul_padding_after_json_accepted(void **state)
+{
+	struct fx *f = *state;
+	static const char json[] = "{\"capabilities\":{\"max_msg_fds\":8}}\0\0\0";
+	uint8_t p[4 + sizeof(json)] = {0};
+	int fd = vc_connect(f->path[0]);
+	struct vc_reply r;
+
+	assert_true(fd >= 0);
+	memcpy(p + 4, json, sizeof(json)); /* the string, its NUL and three more */
+	assert_int_equal(vc_call(fd, C_VERSION, p, sizeof(p), NULL, 0, &r), 0);
+	assert_int_equal(r.flags, 0x1);
+	assert_non_null(memmem(r.payload, r.len, "\"max_msg_fds\"", 13)); /* it was parsed */
+	vc_reply_free(&r);
+	close(fd);
 }
 
 static void test_V37_short_payload_and_fd_fatal(void **state)
@@ -2197,6 +2217,7 @@ int main(void)
 	    T(test_V34_minor7_and_no_json),
 	    T(test_V35_major1_fatal),
 	    T(test_V36_bad_json_fatal),
+	    T(test_V36_nul_padding_after_json_accepted),
 	    T(test_V37_short_payload_and_fd_fatal),
 	    T(test_V38_first_message_not_version),
 	    T(test_V39_second_version_einval_session_continues),
