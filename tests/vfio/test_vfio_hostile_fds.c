@@ -948,9 +948,59 @@ static void test_I4_C1_closes_that_wait_stall_only_their_device(void **state)
 }
 
 /*
- * While a device is stalled on its closes (the test above) it reads no extra connection
- * either; one that hangs up is still reported by every poll() (POLLHUP needs no event), so it
- * is dropped at once instead of making the server thread spin until its deadline (C1).
+ * One device never holds more than VFIO_CLOSE_PENDING_MAX (32) closer threads, even when a
+ * message brings more fds than its budget has room for: the rest wait on the budget's overflow
+ * list for the device's own closes, so a stuck device cannot take the threads other devices'
+ * closes need; and once the client lets go, every one of them is closed.
+ */
+static void test_I4_C1_one_device_holds_at_most_32_closer_threads(void **state)
+{
+	struct fx *f = *state;
+	int fd = vc_open(f->path[0]);
+	int ff = hf_start_or_skip(fd);
+	struct umdev__close_budget *b = umdev__vfio_device_find(fx_mdev(f, 0))->close_budget;
+	unsigned int flushes, pending;
+	struct vc_reply r;
+	int many[16], n0;
+	uint64_t t0;
+
+	assert_true(fd >= 0 && b);
+	n0 = fx_count_fds();
+	hf_hold_flushes(HF_HELD_MAX);
+	send_fds(fd, 31, ff); /* 31 closes stuck: one below the budget, so one more is read */
+	for (int i = 0; i < 31; i++) {
+		assert_int_equal(vc_recv(fd, &r, 2000), 0);
+		vc_reply_free(&r);
+	}
+	for (int i = 0; i < 16; i++)
+		many[i] = ff;
+	assert_int_equal(vc_send(fd, 99, C_GET_INFO, 0, (uint8_t[16]){16}, 16, many, 16), 0);
+	assert_int_equal(vc_recv(fd, &r, 2000), 0);
+	assert_int_equal(r.error, EINVAL);
+	vc_reply_free(&r);
+	for (t0 = fx_now_ms(); atomic_load(&hf.flushes) < 32 && fx_now_ms() - t0 < 2000;)
+		usleep(1000);
+	for (t0 = fx_now_ms(); atomic_load(&hf.flushes) <= 32 && fx_now_ms() - t0 < 200;)
+		usleep(1000); /* more than 32 would show by now */
+	flushes = atomic_load(&hf.flushes);
+	pending = atomic_load(&b->pending);
+	hf_let_go(0);
+	for (t0 = fx_now_ms(); atomic_load(&b->pending) && fx_now_ms() - t0 < 2000;)
+		usleep(1000);
+	assert_int_equal(flushes, 32); /* one closer thread per stuck close, 32 at most */
+	assert_int_equal(pending, 47);
+	assert_int_equal(atomic_load(&b->pending), 0); /* the overflow was closed too */
+	assert_int_equal(atomic_load(&hf.flushes), 47);
+	assert_true(fx_fds_settle(n0));
+	close(fd);
+	close(ff);
+}
+
+/*
+ * While a device is stalled on its closes (test_I4_C1_closes_that_wait_stall_only_their_device) it
+ * reads no extra connection either; one that hangs up is still reported by every poll() (POLLHUP
+ * needs no event), so it is dropped at once instead of making the server thread spin until its
+ * deadline (C1).
  */
 static void test_C1_busy_hangup_while_stalled_does_not_spin(void **state)
 {
@@ -1091,6 +1141,7 @@ int main(void)
 	    T(test_V29_V5_C1_fd_whose_close_waits_never_delays_anything),
 	    T(test_I4_C1_closes_that_wait_stall_only_their_device),
 	    T(test_C1_closes_that_wait_never_delay_another_devices_closes),
+	    T(test_I4_C1_one_device_holds_at_most_32_closer_threads),
 	    T(test_C1_busy_hangup_while_stalled_does_not_spin),
 	    cmocka_unit_test_setup_teardown(test_V5_shutdown_ends_every_t_req_wait, fx_setup_req30,
 					    hf_teardown),
