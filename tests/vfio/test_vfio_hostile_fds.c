@@ -870,7 +870,7 @@ static void test_V76_C1_dma_file_served_by_the_client_is_einval(void **state)
 /*
  * Any message may carry fds, and close() of a FUSE file waits for its server's FLUSH answer.
  * Closing what a client sent must never make its reply, its device's removal, or another
- * device wait: such fds are closed on the closer thread.
+ * device wait: such fds are closed on a closer thread.
  */
 static void test_V29_V5_C1_fd_whose_close_waits_never_delays_anything(void **state)
 {
@@ -897,7 +897,7 @@ static void test_V29_V5_C1_fd_whose_close_waits_never_delays_anything(void **sta
 	assert_int_equal(r.error, EINVAL);
 	vc_reply_free(&r);
 	usleep(100000);
-	assert_int_equal(atomic_load(&hf.flushes), 1); /* our close waits on the closer thread */
+	assert_int_equal(atomic_load(&hf.flushes), 1); /* our close waits on a closer thread */
 	assert_daemon_responsive(f, hf_let_go, 0);
 	assert_remove_prompt(f, hf_let_go, 0);
 	assert_true(vc_eof(fd, 1000));
