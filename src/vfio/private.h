@@ -5,9 +5,11 @@
  * share. Not for use outside src/vfio/ and its unit tests.
  *
  * Threads and locks (docs/locking.md, "vfio session"):
- *  - every vfio device with a socket has one server thread: it accepts, reads, executes
+ *  - every vfio device with a connection has one server thread: it accepts, reads, executes
  *    commands, calls the driver's callbacks and writes replies. Clients of different devices
  *    therefore never wait on each other (C1), and callbacks of one device never overlap (C7).
+ *    An idle device has none: the listeners' thread (vfio.c) watches every idle socket in
+ *    one epoll set and starts the server thread when a connection arrives.
  *  - dev->lock (checked: class "vfio device lock", rank 65) is a leaf: config space, irq state
  *    and the DMA table of one device. Taken by the server thread and by driver threads
  *    (umdev_intx_set_level(), umdev_dma_read(), ...); never held across a socket operation, a
@@ -228,13 +230,20 @@ struct umdev__vfio_device {
 	unsigned int dma_waiters; /* driver threads inside a message transfer; R4 waits for 0 */
 	uint32_t dma_xfer_max; /* bytes per DMA message: min(client's max_data_xfer_size, 1 MiB) */
 
-	/* socket and server thread; written before the thread starts, then only by it */
-	char path[108];
-	int listen_fd; /* -1: numbering only */
-	int wake_fd; /* eventfd: wakes the server thread (R4, DMA requests to send) */
-	pthread_t thread;
-	bool thread_started;
-	_Atomic bool removing; /* set at R4 step 1 */
+	/*
+	 * Socket and server thread (vfio.c, "listeners"). An idle device has only its listening
+	 * socket, watched by the listeners' thread; a connection starts the server thread, which
+	 * hands the socket back and ends when it has nothing left to serve (issue 10).
+	 */
+	char path[108]; /* written at C7 */
+	int listen_fd; /* -1: numbering only; closed by the server thread or R4 */
+	bool listen_armed; /* under devices_lock: in the listeners' epoll set (one-shot) */
+	bool thread_running; /* under devices_lock: a server thread serves the device */
+	/* eventfd waking the server thread (R4, DMA requests to send) while one runs, else -1;
+	 * written under devices_lock and dev->lock, read under either or by that thread */
+	int wake_fd;
+	pthread_t thread; /* the running server thread; under devices_lock */
+	_Atomic bool removing; /* set at R4 step 1, under devices_lock */
 	/* the server thread's deferred closes (clientfd.c); our reference is put at R4 */
 	struct umdev__close_budget *close_budget;
 	struct umdev__vfio_session *session; /* only the server thread touches it */
@@ -259,6 +268,13 @@ struct umdev__vfio_device *umdev__vfio_lock_live(struct umdev_mdev *mdev);
 struct umdev__vfio_device *umdev__vfio_device_find(struct umdev_mdev *mdev);
 /* Return: the number of device records (DECLARED and LIVE); tests only. */
 unsigned int umdev__vfio_nr_devices(void);
+/*
+ * The server thread of @dev (the caller) found nothing to serve. Unless R4 began, gives the
+ * listening socket back to the listeners' thread, detaches the caller and closes its wake
+ * eventfd. Return: true when the caller must return at once without touching @dev again;
+ * false when R4 began or the socket could not be handed back (the thread goes on).
+ */
+bool umdev__vfio_thread_idle(struct umdev__vfio_device *dev);
 /*
  * The record of @mdev for a declaration (probe, before C7; pci.c), created if @create.
  * Return: the record with dev->lock held; NULL with *ret = -EINVAL (none, or @mdev NULL),

@@ -2,8 +2,10 @@
 /*
  * The server thread of one vfio device (vfio-user.md §3.3, §4, §5, §6): accept, credentials,
  * framing, one session at a time, EBUSY for extra connections, the handshake deadline, R4's
- * termination, and the server's side of message-based DMA (§8.12). One thread per device, so
- * clients of different devices never wait on each other (C1).
+ * termination, and the server's side of message-based DMA (§8.12). One thread per device with
+ * a connection, so clients of different devices never wait on each other (C1). The listeners'
+ * thread (vfio.c) starts it when a connection arrives on an idle device; once it has no
+ * session, no extra connection and nothing pending, it hands the socket back and ends.
  *
  * The thread never blocks on a client. Replies and DMA requests go to a bounded output queue
  * per socket (C2, 4 MiB) that is written without blocking when the socket can take whole
@@ -104,6 +106,7 @@ struct server {
 	unsigned int nr_busy;
 	uint64_t req_deadline_ms; /* R4 with T_req: terminate at this time; 0: not removing */
 	uint64_t accept_retry_ms; /* accept4() ran out of fds: listener not polled until then */
+	bool serve_on; /* the socket could not be handed back: this thread keeps it */
 };
 
 static uint64_t now_ms(void)
@@ -742,6 +745,17 @@ void *umdev__vfio_server_thread(void *arg)
 			/* step 4: no command is executing here, its reply is queued; 5: teardown */
 			session_end(&sv);
 			break;
+		}
+		if (!closing && !sv.s && !sv.nr_busy && !sv.accept_retry_ms && !sv.serve_on) {
+			accept_all(&sv); /* what made the listeners' thread start this one */
+			if (!sv.s && !sv.nr_busy && !sv.accept_retry_ms) {
+				if (umdev__vfio_thread_idle(dev)) {
+					umdev__close_budget_cur = NULL;
+					return NULL; /* dev is not ours any more */
+				}
+				sv.serve_on = !dev->removing;
+				continue;
+			}
 		}
 		if (sv.s && sv.s->state == VFIO_SESSION_ACTIVE && dma_send(&sv) < 0)
 			session_end(&sv);

@@ -8,8 +8,11 @@
  * vfio slot points at it while it is listed) or at C7 for a driver without a model.
  * A probe that fails after umdev_pci_init() frees it with umdev_pci_fini() (the core calls
  * no vfio hook for a failed probe); umdev_vfio_fini() reaps what a driver forgot.
- * C7 makes it LIVE: N allocated, socket listening, server thread started. R4 stops the thread,
- * which terminates the session, then unlinks the record and releases N, last.
+ * C7 makes it LIVE: N allocated, socket listening and watched by the listeners' thread. A
+ * connection starts the device's server thread, which serves it (and any extra connection)
+ * and, once nothing is left to serve, hands the socket back and ends: an idle device costs one
+ * fd and no thread (issue 10). R4 stops a running thread, which terminates the session, or
+ * takes an idle socket out of the watch, then unlinks the record and releases N, last.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -59,6 +63,30 @@ atomic_bool umdev__vfio_shutting_down;
 
 #define SOCKET_PATH_MAX 107u
 #define LISTEN_BACKLOG 16
+#define LISTENER_EVENTS 64 /* epoll events per wait of the listeners' thread */
+#define LISTENER_RETRY_MS 100 /* a server thread could not start: the socket rests this long */
+#define LISTENER_WAKE UINT64_MAX /* epoll data of the listeners' wake eventfd */
+
+/*
+ * The listeners' thread: one epoll set of every idle device's listening socket, each armed
+ * one-shot with its vfio number N as data, so that a readiness reported after R4 took the
+ * socket out finds no device (or another one, which then just finds nothing to accept): the
+ * thread looks the number up in by_index under devices_lock and never follows a pointer the
+ * kernel kept. Everything here is under devices_lock, except epfd and wake_fd, which are
+ * written before the thread starts and after it ended.
+ */
+static struct {
+	int epfd; /* -1 until the first socket is armed */
+	int wake_fd; /* eventfd in the set: stop */
+	pthread_t thread;
+	bool running;
+	bool stop;
+	struct umdev__vfio_device **by_index; /* LIVE devices with a socket, by N */
+	unsigned int cap; /* entries of by_index */
+	unsigned int *retry; /* numbers whose server thread could not start */
+	unsigned int nr_retry, cap_retry;
+	uint64_t retry_at_ms; /* when they are armed again */
+} listeners = {.epfd = -1, .wake_fd = -1};
 
 /* ---- records ---- */
 
@@ -270,29 +298,254 @@ err_close:
 	return ret;
 }
 
-static int thread_start(struct umdev__vfio_device *dev)
+/* ---- listeners (see the top of this file) ---- */
+
+static uint64_t mono_ms(void)
 {
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Watch @dev's socket for one connection. Caller holds devices_lock. Return: 0 or -errno. */
+static int listener_arm(struct umdev__vfio_device *dev)
+{
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.u64 = dev->index};
+
+	umdev__assert_held(&devices_lock);
+	if (epoll_ctl(listeners.epfd, EPOLL_CTL_MOD, dev->listen_fd, &ev) < 0 &&
+	    (errno != ENOENT || epoll_ctl(listeners.epfd, EPOLL_CTL_ADD, dev->listen_fd, &ev) < 0))
+		return -errno;
+	dev->listen_armed = true;
+	return 0;
+}
+
+/*
+ * Start the server thread of @dev, which accepts the pending connection itself. Caller holds
+ * devices_lock; @dev is LIVE, not removing and has no thread. Return: 0 or -errno.
+ */
+static int server_thread_start(struct umdev__vfio_device *dev)
+{
+	int fd, ret;
+
+	umdev__assert_held(&devices_lock);
+	fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	umdev__mutex_lock(&dev->lock);
+	dev->wake_fd = fd;
+	umdev__mutex_unlock(&dev->lock);
+	/* signals are blocked in the listeners' thread, so in this one too */
+	ret = -pthread_create(&dev->thread, NULL, umdev__vfio_server_thread, dev);
+	if (ret < 0) {
+		umdev__mutex_lock(&dev->lock);
+		dev->wake_fd = -1;
+		umdev__mutex_unlock(&dev->lock);
+		close(fd);
+		return ret;
+	}
+	dev->thread_running = true;
+	return 0;
+}
+
+/* Note @n for another try in LISTENER_RETRY_MS. Caller holds devices_lock. */
+static void listener_retry_later(unsigned int n)
+{
+	umdev__assert_held(&devices_lock);
+	if (listeners.nr_retry == listeners.cap_retry) {
+		unsigned int cap = listeners.cap_retry ? 2 * listeners.cap_retry : 16;
+		unsigned int *r = realloc(listeners.retry, cap * sizeof(*r));
+
+		if (!r)
+			return; /* that socket stays unwatched until its device is removed */
+		listeners.retry = r;
+		listeners.cap_retry = cap;
+	}
+	if (!listeners.nr_retry)
+		listeners.retry_at_ms = mono_ms() + LISTENER_RETRY_MS;
+	listeners.retry[listeners.nr_retry++] = n;
+}
+
+static struct umdev__vfio_device *by_index(uint64_t n)
+{
+	umdev__assert_held(&devices_lock);
+	return n < listeners.cap ? listeners.by_index[n] : NULL;
+}
+
+/* A connection is pending on vfio number @n: start its server thread. Caller holds devices_lock. */
+static void listener_ready(uint64_t n)
+{
+	struct umdev__vfio_device *dev = by_index(n);
+	int ret;
+
+	if (!dev || !dev->listen_armed || dev->removing || dev->thread_running)
+		return; /* a stale report: the device, or its socket's watch, is gone */
+	dev->listen_armed = false; /* one-shot: the set reports it no more */
+	ret = server_thread_start(dev);
+	if (ret < 0) {
+		umdev_log(UMDEV_LOG_WARNING, "vfio%u: cannot start its server thread: %s",
+			  dev->index, strerror(-ret));
+		listener_retry_later(dev->index);
+	}
+}
+
+static void *listeners_main(void *arg)
+{
+	struct epoll_event ev[LISTENER_EVENTS];
+
+	(void)arg;
+	for (;;) {
+		int n, timeout = -1;
+
+		umdev__mutex_lock(&devices_lock);
+		if (listeners.nr_retry) {
+			uint64_t now = mono_ms();
+
+			timeout =
+			    listeners.retry_at_ms > now ? (int)(listeners.retry_at_ms - now) : 0;
+		}
+		umdev__mutex_unlock(&devices_lock);
+		n = epoll_wait(listeners.epfd, ev, LISTENER_EVENTS, timeout);
+		umdev__mutex_lock(&devices_lock);
+		if (listeners.stop) {
+			umdev__mutex_unlock(&devices_lock);
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			if (ev[i].data.u64 == LISTENER_WAKE) {
+				uint64_t v;
+
+				(void)!read(listeners.wake_fd, &v, sizeof(v));
+				continue;
+			}
+			listener_ready(ev[i].data.u64);
+		}
+		if (listeners.nr_retry && mono_ms() >= listeners.retry_at_ms) {
+			unsigned int nr = listeners.nr_retry;
+
+			listeners.nr_retry = 0;
+			for (unsigned int i = 0; i < nr; i++) {
+				struct umdev__vfio_device *dev = by_index(listeners.retry[i]);
+
+				if (dev && !dev->removing && !dev->thread_running &&
+				    !dev->listen_armed && listener_arm(dev) < 0)
+					listener_retry_later(dev->index);
+			}
+		}
+		umdev__mutex_unlock(&devices_lock);
+	}
+	return NULL;
+}
+
+/* Create the epoll set and start the listeners' thread, once. Caller holds devices_lock. */
+static int listeners_start(void)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = LISTENER_WAKE};
 	sigset_t all, old;
 	int ret;
 
-	dev->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (dev->wake_fd < 0)
-		return -errno;
-	dev->close_budget = umdev__close_budget_new(); /* NULL: closes are not counted */
-	/* the server thread takes no signal: the daemon waits for them synchronously */
+	umdev__assert_held(&devices_lock);
+	if (listeners.running)
+		return 0;
+	listeners.epfd = epoll_create1(EPOLL_CLOEXEC);
+	listeners.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (listeners.epfd < 0 || listeners.wake_fd < 0 ||
+	    epoll_ctl(listeners.epfd, EPOLL_CTL_ADD, listeners.wake_fd, &ev) < 0) {
+		ret = -errno;
+		goto err;
+	}
+	listeners.stop = false;
+	/* neither it nor the server threads it starts take a signal: umdevd uses sigwait() */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	ret = -pthread_create(&dev->thread, NULL, umdev__vfio_server_thread, dev);
+	ret = -pthread_create(&listeners.thread, NULL, listeners_main, NULL);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (ret < 0) {
-		umdev__close_budget_put(dev->close_budget);
-		dev->close_budget = NULL;
-		close(dev->wake_fd);
-		dev->wake_fd = -1;
-		return ret;
-	}
-	dev->thread_started = true;
+	if (ret < 0)
+		goto err;
+	listeners.running = true;
 	return 0;
+
+err:
+	if (listeners.epfd >= 0)
+		close(listeners.epfd);
+	if (listeners.wake_fd >= 0)
+		close(listeners.wake_fd);
+	listeners.epfd = listeners.wake_fd = -1;
+	return ret;
+}
+
+/* Stop the listeners' thread (umdev_vfio_fini(): every device is gone). */
+static void listeners_stop(void)
+{
+	const uint64_t one = 1;
+	bool running;
+
+	umdev__mutex_lock(&devices_lock);
+	running = listeners.running;
+	listeners.stop = true;
+	if (running)
+		(void)!write(listeners.wake_fd, &one, sizeof(one));
+	umdev__mutex_unlock(&devices_lock);
+	if (running)
+		pthread_join(listeners.thread, NULL);
+	if (listeners.epfd >= 0)
+		close(listeners.epfd);
+	if (listeners.wake_fd >= 0)
+		close(listeners.wake_fd);
+	free(listeners.by_index);
+	free(listeners.retry);
+	listeners = (typeof(listeners)){.epfd = -1, .wake_fd = -1};
+}
+
+/*
+ * C7's last step for a device with a socket: make it findable by number and watch its socket.
+ * Caller holds devices_lock. Return: 0 or -errno (nothing changed).
+ */
+static int listener_add(struct umdev__vfio_device *dev)
+{
+	int ret;
+
+	umdev__assert_held(&devices_lock);
+	if (dev->index >= listeners.cap) {
+		unsigned int cap = listeners.cap ? listeners.cap : 64;
+		struct umdev__vfio_device **t;
+
+		while (cap <= dev->index)
+			cap *= 2;
+		t = realloc(listeners.by_index, cap * sizeof(*t));
+		if (!t)
+			return -ENOMEM;
+		memset(t + listeners.cap, 0, (cap - listeners.cap) * sizeof(*t));
+		listeners.by_index = t;
+		listeners.cap = cap;
+	}
+	ret = listeners_start();
+	if (ret == 0)
+		ret = listener_arm(dev);
+	if (ret == 0)
+		listeners.by_index[dev->index] = dev;
+	return ret;
+}
+
+bool umdev__vfio_thread_idle(struct umdev__vfio_device *dev)
+{
+	int fd;
+
+	umdev__mutex_lock(&devices_lock);
+	if (dev->removing || listener_arm(dev) < 0) {
+		umdev__mutex_unlock(&devices_lock);
+		return false; /* R4 joins this thread; or it stays and serves on */
+	}
+	umdev__mutex_lock(&dev->lock);
+	fd = dev->wake_fd;
+	dev->wake_fd = -1; /* DMA transfers need a session, and there is none (dma.c) */
+	umdev__mutex_unlock(&dev->lock);
+	dev->thread_running = false;
+	pthread_detach(pthread_self()); /* nobody joins it: R4 sees no thread */
+	umdev__mutex_unlock(&devices_lock);
+	close(fd);
+	return true;
 }
 
 /* ---- hooks ---- */
@@ -339,20 +592,25 @@ static int vfio_register(void *opaque, struct umdev_mdev *mdev, unsigned int *re
 		ret = socket_create(dev); /* steps 2, 3 */
 		if (ret < 0)
 			goto err_free_index;
-		ret = thread_start(dev);
-		if (ret < 0)
-			goto err_close_socket;
+		dev->close_budget = umdev__close_budget_new(); /* NULL: closes are not counted */
 	}
 	dev->state = VFIO_DEV_LIVE;
 	umdev__mutex_lock(&devices_lock);
-	device_list(dev);
+	ret = dev->listen_fd >= 0 ? listener_add(dev) : 0; /* a connection may come at once */
+	if (ret == 0)
+		device_list(dev);
 	umdev__mutex_unlock(&devices_lock);
+	if (ret < 0)
+		goto err_close_socket;
 	*ret_index = dev->index;
 	return 0;
 
 err_close_socket:
+	umdev__close_budget_put(dev->close_budget);
+	dev->close_budget = NULL;
 	(void)unlink(dev->path);
 	close(dev->listen_fd);
+	dev->listen_fd = -1;
 err_free_index:
 	umdev_ida_free(&vfio_ida, dev->index);
 err_free:
@@ -371,21 +629,40 @@ static void vfio_detach(void *opaque, struct umdev_mdev *mdev)
 	umdev__mutex_unlock(&devices_lock);
 	if (!dev)
 		return; /* C7 never ran for it */
-	if (dev->thread_started) {
-		/* step 1: no new connection; the thread closes the listener when it wakes */
+	if (dev->listen_fd >= 0) {
+		bool running;
+
+		/* step 1: no new connection */
 		(void)unlink(dev->path);
-		dev->removing = true;
-		umdev__mutex_lock(&dev->lock);
-		/* step 2: REQ, once; never sleeps, even on a full blocking eventfd (clientfd.c) */
-		umdev__eventfd_signal(dev->irq.req_trigger);
-		umdev__mutex_unlock(&dev->lock);
-		(void)!write(dev->wake_fd, &one, sizeof(one));
-		/*
-		 * steps 3-5 run in the thread, which waits for a client only up to T_req
-		 * (server.c); the session ends here, before the core's wait_refs() and RELEASE
-		 */
-		pthread_join(dev->thread, NULL);
-		close(dev->wake_fd);
+		umdev__mutex_lock(&devices_lock);
+		dev->removing = true; /* no thread starts from here, none goes idle */
+		running = dev->thread_running;
+		if (!running && dev->listen_armed) {
+			(void)epoll_ctl(listeners.epfd, EPOLL_CTL_DEL, dev->listen_fd, NULL);
+			dev->listen_armed = false;
+		}
+		listeners.by_index[dev->index] = NULL; /* a report still queued finds nothing */
+		umdev__mutex_unlock(&devices_lock);
+		if (running) {
+			umdev__mutex_lock(&dev->lock);
+			/* step 2: REQ, once; never sleeps, even on a full blocking eventfd */
+			umdev__eventfd_signal(dev->irq.req_trigger);
+			umdev__mutex_unlock(&dev->lock);
+			(void)!write(dev->wake_fd, &one, sizeof(one));
+			/*
+			 * steps 3-5 run in the thread, which closes the listener and waits for a
+			 * client only up to T_req (server.c); the session ends here, before the
+			 * core's wait_refs() and RELEASE
+			 */
+			pthread_join(dev->thread, NULL);
+			umdev__mutex_lock(&dev->lock);
+			close(dev->wake_fd);
+			dev->wake_fd = -1;
+			umdev__mutex_unlock(&dev->lock);
+		} else {
+			close(dev->listen_fd); /* idle: no session, no REQ to send (step 2) */
+			dev->listen_fd = -1;
+		}
 		umdev__close_budget_put(dev->close_budget); /* closes still pending keep it */
 		dev->close_budget = NULL;
 	}
@@ -560,6 +837,7 @@ void umdev_vfio_fini(void)
 		}
 	}
 	umdev__mutex_unlock(&devices_lock);
+	listeners_stop();
 	umdev_ida_destroy(&vfio_ida);
 	socket_dir[0] = 0;
 	run_dir[0] = 0;
