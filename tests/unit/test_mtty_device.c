@@ -22,6 +22,7 @@
 #include "device.h"
 #include "hooks.h"
 #include "mtty.h"
+#include "threads.h"
 #include "vclient.h"
 #include "vfio.h"
 
@@ -1147,30 +1148,6 @@ static void test_T80_restore_rejects_bad_images(void **state)
 	assert_memory_equal(ref + 280, img + 280, 64);
 }
 
-static unsigned int nr_threads(void)
-{
-	DIR *d = opendir("/proc/self/task");
-	unsigned int n = 0;
-
-	assert_non_null(d);
-	for (struct dirent *e; (e = readdir(d));)
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
-/* Wait up to 5 s for the thread count to reach @want (a session ends in its own thread). */
-static unsigned int nr_threads_reach(unsigned int want)
-{
-	unsigned int n = nr_threads();
-
-	for (int i = 0; i < 500 && n != want; i++) {
-		usleep(10000);
-		n = nr_threads();
-	}
-	return n;
-}
-
 /*
  * Issue 10: the pty poller runs only while a client is connected (§5.1: bytes move only
  * then), so an idle pty-mode device has no poller thread; a client adds exactly the poller
@@ -1183,22 +1160,22 @@ static void test_T59_pty_poller_runs_only_while_a_client_is_connected(void **sta
 	unsigned int before, idle, connected;
 	char path[128];
 
-	before = nr_threads();
+	before = test_nr_threads();
 	uuid_generate(f->u);
 	assert_int_equal(umdev__type_create(f->types[1], &f->u), 0);
 	f->mdev = umdev_mdev_get(&f->u);
 	assert_non_null(f->mdev);
 	assert_string_equal(attr_show(f, "backend"), "pty\n");
-	idle = nr_threads();
+	idle = test_nr_threads();
 	snprintf(path, sizeof(path), "%s/vfio/devices/vfio%u", f->rundir,
 		 umdev_mdev_vfio_index(f->mdev));
 	f->fd = vc_open(path);
 	assert_true(f->fd >= 0);
-	connected = nr_threads();
+	connected = test_nr_threads();
 	assert_int_equal(connected, idle + 2); /* the poller, and the vfio server thread */
 	close(f->fd);
 	f->fd = -1;
-	assert_int_equal(nr_threads_reach(idle), idle);
+	assert_int_equal(test_nr_threads_reach(idle, 5000), idle);
 	/* an idle device costs no thread: at most the vfio listeners' thread, once */
 	assert_true(idle - before <= 1);
 }

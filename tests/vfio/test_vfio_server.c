@@ -24,6 +24,7 @@
 #include "hooks.h"
 #include "umdev/log.h"
 #include "fx.h"
+#include "threads.h"
 #include "vclient.h"
 #include "vdrv.h"
 #include "vfio.h"
@@ -53,30 +54,6 @@ static int fx_setup_req(void **state)
 
 /* ---- sockets and lifecycle ---- */
 
-static unsigned int nr_threads(void)
-{
-	DIR *d = opendir("/proc/self/task");
-	unsigned int n = 0;
-
-	assert_non_null(d);
-	for (struct dirent *e; (e = readdir(d));)
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
-/* Wait up to 2 s for the thread count to reach @want (a server thread ends on its own). */
-static unsigned int nr_threads_reach(unsigned int want)
-{
-	unsigned int n = nr_threads();
-
-	for (int i = 0; i < 400 && n != want; i++) {
-		usleep(5000);
-		n = nr_threads();
-	}
-	return n;
-}
-
 /*
  * Issue 10: an idle device costs its listening socket and no thread. A connection starts the
  * device's server thread (the listeners' thread watches every idle socket), which ends once
@@ -86,28 +63,28 @@ static unsigned int nr_threads_reach(unsigned int want)
 static void test_V1_C1_idle_devices_have_no_thread(void **state)
 {
 	struct fx *f = *state;
-	unsigned int idle = nr_threads();
+	unsigned int idle = test_nr_threads();
 	uint32_t v;
 	int a, b;
 
 	a = vc_open(f->path[0]);
 	assert_true(a >= 0);
-	assert_int_equal(nr_threads(), idle + 1);
+	assert_int_equal(test_nr_threads(), idle + 1);
 	b = vc_open(f->path[1]);
 	assert_true(b >= 0);
-	assert_int_equal(nr_threads(), idle + 2);
+	assert_int_equal(test_nr_threads(), idle + 2);
 	assert_int_equal(vc_region_read(a, 7, 0, 4, &v), 0); /* both serve */
 	assert_int_equal(vc_region_read(b, 7, 0, 4, &v), 0);
 	close(a);
-	assert_int_equal(nr_threads_reach(idle + 1), idle + 1);
+	assert_int_equal(test_nr_threads_reach(idle + 1, 2000), idle + 1);
 	close(b);
-	assert_int_equal(nr_threads_reach(idle), idle);
+	assert_int_equal(test_nr_threads_reach(idle, 2000), idle);
 	for (int i = 0; i < 20; i++) {
 		a = vc_open(f->path[0]);
 		assert_true(a >= 0);
 		assert_int_equal(vc_region_read(a, 7, 0, 4, &v), 0);
 		close(a);
-		assert_int_equal(nr_threads_reach(idle), idle);
+		assert_int_equal(test_nr_threads_reach(idle, 2000), idle);
 	}
 	assert_true(fx_fds_settle(f->fds_before));
 }
