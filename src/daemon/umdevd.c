@@ -10,7 +10,8 @@
  *
  * Start-up: the modules are opened and their parameters checked before anything else (a bad
  * one refuses the start with a message); then the tree and the vfio hooks, then each module's
- * init (its drivers and parents, so the tree is complete when it appears), then the mount.
+ * init (its drivers and parents, so the tree is complete when it appears), then the mount, then
+ * the devices of mdevctl's auto-start definitions (autostart.h); only then is umdevd ready.
  * Shutdown (mdev.md §8.2): remove every mdev newest first, call the modules' exit newest
  * first (they unregister their parents and drivers), unmount, and close the modules last. Signals
  * are taken synchronously with sigwait() in the main thread; every other thread starts with them
@@ -34,6 +35,7 @@
 
 #include "umdev/log.h"
 #include "umdev/mdev.h"
+#include "autostart.h"
 #include "hooks.h"
 #include "modules.h"
 #include "sysfs.h"
@@ -62,6 +64,7 @@ struct options {
 	enum umdev_log_level log_level;
 	unsigned int max_threads;
 	const char *module_dir;
+	const char *mdevctl_config; /* mdevctl's definitions: /etc/mdevctl.d */
 	const char *drivers[MAX_DRIVERS]; /* --driver SPECs, in order; borrowed from argv */
 	unsigned int nr_drivers;
 	bool help;
@@ -86,6 +89,8 @@ static void usage(FILE *out)
 	    "                             parameters: mtty:parents=8,ports=24; repeatable\n"
 	    "      --module-dir DIR       where --driver NAME looks for NAME.so\n"
 	    "                             (default: " UMDEV_MODULE_DIR ")\n"
+	    "      --mdevctl-config DIR   start the auto-start devices mdevctl defined in DIR\n"
+	    "                             (default: " UMDEVD_MDEVCTL_CONFIG ")\n"
 	    "  -m, --mountpoint DIR       mount the tree at DIR; the kernel's /sys is at DIR/sys\n"
 	    "                             (default: RUNDIR/root, created if missing)\n"
 	    "  -r, --rundir DIR           run directory (default: " DEFAULT_RUNDIR ")\n"
@@ -130,6 +135,7 @@ static int parse_options(int argc, char **argv, struct options *opt)
 		OPT_ALLOW_OTHER = 256,
 		OPT_FUSE_DEBUG,
 		OPT_MODULE_DIR,
+		OPT_MDEVCTL_CONFIG,
 		OPT_VFIO_GROUP,
 		OPT_VFIO_MAX_DMA_MAPS,
 		OPT_VFIO_HANDSHAKE,
@@ -146,6 +152,7 @@ static int parse_options(int argc, char **argv, struct options *opt)
 	    {"fuse-debug", no_argument, NULL, OPT_FUSE_DEBUG},
 	    {"driver", required_argument, NULL, 'd'},
 	    {"module-dir", required_argument, NULL, OPT_MODULE_DIR},
+	    {"mdevctl-config", required_argument, NULL, OPT_MDEVCTL_CONFIG},
 	    {"vfio-socket-group", required_argument, NULL, OPT_VFIO_GROUP},
 	    {"vfio-max-dma-maps", required_argument, NULL, OPT_VFIO_MAX_DMA_MAPS},
 	    {"vfio-handshake-timeout", required_argument, NULL, OPT_VFIO_HANDSHAKE},
@@ -162,6 +169,7 @@ static int parse_options(int argc, char **argv, struct options *opt)
 	    .log_level = UMDEV_LOG_NOTICE,
 	    .max_threads = DEFAULT_MAX_THREADS,
 	    .module_dir = UMDEV_MODULE_DIR,
+	    .mdevctl_config = UMDEVD_MDEVCTL_CONFIG,
 	};
 	while ((c = getopt_long(argc, argv, "m:r:fl:t:d:hV", longopts, NULL)) != -1) {
 		switch (c) {
@@ -205,6 +213,9 @@ static int parse_options(int argc, char **argv, struct options *opt)
 			break;
 		case OPT_MODULE_DIR:
 			opt->module_dir = optarg;
+			break;
+		case OPT_MDEVCTL_CONFIG:
+			opt->mdevctl_config = optarg;
 			break;
 		case OPT_VFIO_GROUP:
 			opt->vfio.socket_group = optarg;
@@ -506,6 +517,22 @@ static void raise_fd_limit(void)
 	umdev_log(UMDEV_LOG_INFO, "fd limit: %llu open files", (unsigned long long)rl.rlim_cur);
 }
 
+/*
+ * mdevctl's udev rule starts a parent's auto-start devices when the parent registers; no uevent
+ * is ever sent for ours, so umdevd starts them itself (autostart.h).
+ */
+static void autostart(const struct daemon *d, const struct options *opt)
+{
+	struct umdevd_autostart_stats st;
+	char sys[PATH_MAX + 8];
+
+	snprintf(sys, sizeof(sys), "%s/sys", d->mountpoint);
+	umdevd_autostart(opt->mdevctl_config, sys, &st);
+	if (st.started || st.failed || st.foreign)
+		umdev_log(UMDEV_LOG_NOTICE, "'%s': %u started, %u failed, %u of other parents",
+			  opt->mdevctl_config, st.started, st.failed, st.foreign);
+}
+
 extern const struct umdev_module umdev_builtin_module_mtty;
 
 const struct umdev_module *const umdevd_builtin_modules[] = {
@@ -570,6 +597,7 @@ int main(int argc, char **argv)
 		daemonize_done(status_fd, EXIT_FAILURE);
 		return EXIT_FAILURE;
 	}
+	autostart(&d, &opt);
 	printf("umdevd: tree mounted at %s (sys/ inside)\n", d.mountpoint);
 	fflush(stdout);
 	umdev_log(UMDEV_LOG_INFO, "serving '%s' with %u module%s, %u FUSE threads at most",

@@ -2,7 +2,9 @@
 """Run the real umdevd for a test (STYLE.md §7), after libfuse's test/util.py.
 
 Umdevd(...).start() mounts a temporary root R (the tree is R/sys) with a temporary run
-directory and waits for the mount, failing if the daemon exits first. stop() sends SIGTERM and
+directory and an mdevctl configuration directory of its own (no definitions unless the test
+writes some), and waits for the mount and umdevd's "tree mounted" line (printed once the
+auto-start devices are up), failing if the daemon exits first. stop() sends SIGTERM and
 requires exit status 0 and no mount left; on any failure it kills the daemon and unmounts
 lazily. check_output() fails the test if stderr holds a sanitizer report or a line at warning
 level or above that the test did not declare with expect_log().
@@ -66,6 +68,7 @@ class Umdevd:
         self.root = self.base / f"{name}-root"  # mount root R
         self.sys = self.root / "sys"
         self.rundir = self.base / f"{name}-run"
+        self.mdevctl_config = self.base / f"{name}-mdevctl.d"  # --mdevctl-config
         self.stdout_path = self.base / f"{name}.stdout"
         self.stderr_path = self.base / f"{name}.stderr"
         self.args = list(args)
@@ -76,14 +79,15 @@ class Umdevd:
 
     def command(self):
         return [umdevd_path(), "--foreground", "--mountpoint", str(self.root),
-                "--rundir", str(self.rundir)] + self.args
+                "--rundir", str(self.rundir), "--mdevctl-config", str(self.mdevctl_config)
+                ] + self.args
 
     def start(self, timeout=20):
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
             self.proc = subprocess.Popen(self.command(), stdout=out, stderr=err,
                                          stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
-        while not fuse_mounted(self.root):
+        while not fuse_mounted(self.root) or "tree mounted at" not in self.stdout():
             if self.proc.poll() is not None:
                 pytest.fail(f"umdevd exited with {self.proc.returncode} before mounting:\n"
                             + self.stderr())
