@@ -38,6 +38,7 @@
 #include "autostart.h"
 #include "hooks.h"
 #include "modules.h"
+#include "stale.h"
 #include "sysfs.h"
 #include "vfio.h"
 
@@ -292,6 +293,7 @@ struct daemon {
 	char mountpoint[PATH_MAX];
 	char rundir[PATH_MAX];
 	char pidfile[PATH_MAX + 16]; /* empty: none written */
+	int pidfile_fd; /* holds the pid file's lock; -1: none */
 };
 
 /*
@@ -354,28 +356,35 @@ static void daemonize_done(int fd, unsigned char status)
 	close(fd);
 }
 
-/* <rundir>/umdevd.pid: how scripts find a daemonized umdevd. Failure is not fatal. */
-static void pidfile_write(struct daemon *d)
+/*
+ * <rundir>/umdevd.pid: how scripts find a daemonized umdevd, locked while this one runs
+ * (stale.h), so a second umdevd on the same run directory is refused before its vfio layer
+ * removes our sockets, and a stale one is simply taken over. Return: 0, or -EBUSY after
+ * logging; other failures are not fatal.
+ */
+static int pidfile_take(struct daemon *d)
 {
-	bool ok = false;
-	FILE *f;
+	long pid = 0;
+	int fd;
 
 	if (snprintf(d->pidfile, sizeof(d->pidfile), "%s/umdevd.pid", d->rundir) >=
 	    (int)sizeof(d->pidfile)) {
 		d->pidfile[0] = '\0';
-		return;
+		return 0;
 	}
-	f = fopen(d->pidfile, "we");
-	if (f) {
-		ok = fprintf(f, "%ld\n", (long)getpid()) > 0;
-		if (fclose(f) != 0)
-			ok = false;
-	}
-	if (!ok) {
+	fd = umdevd_pidfile_lock(d->pidfile, &pid);
+	if (fd == -EBUSY)
+		umdev_log(UMDEV_LOG_ERR, "run directory '%s' is in use by umdevd pid %ld ('%s')",
+			  d->rundir, pid, d->pidfile);
+	else if (fd < 0)
 		umdev_log(UMDEV_LOG_WARNING, "cannot write '%s': %s, ignoring", d->pidfile,
-			  strerror(errno));
+			  strerror(-fd));
+	if (fd < 0) {
 		d->pidfile[0] = '\0';
+		return fd == -EBUSY ? fd : 0;
 	}
+	d->pidfile_fd = fd;
+	return 0;
 }
 
 static const char *mount_error(int err)
@@ -482,6 +491,8 @@ static int resolve_dirs(struct daemon *d, const struct options *opt)
 		fprintf(stderr, "umdevd: mountpoint path too long\n");
 		return -1;
 	}
+	if (umdevd_clear_dead_mount(mp) < 0) /* a killed umdevd's tree (logs why not) */
+		return -1;
 	ret = mkdir_p(mp, 0755);
 	if (ret < 0 || !realpath(mp, d->mountpoint)) {
 		fprintf(stderr, "umdevd: cannot create mountpoint '%s': %s\n", mp,
@@ -564,7 +575,7 @@ static int load_modules(struct daemon *d, const struct options *opt)
 
 int main(int argc, char **argv)
 {
-	struct daemon d = {0};
+	struct daemon d = {.pidfile_fd = -1};
 	struct options opt;
 	int status_fd = -1;
 	sigset_t set;
@@ -591,8 +602,15 @@ int main(int argc, char **argv)
 		}
 	}
 
+	if (pidfile_take(&d) < 0) {
+		umdevd_modules_unload(&d.modules);
+		daemonize_done(status_fd, EXIT_FAILURE);
+		return EXIT_FAILURE;
+	}
 	raise_fd_limit();
 	if (daemon_start(&d, &opt) < 0) {
+		if (d.pidfile[0])
+			(void)unlink(d.pidfile);
 		umdevd_modules_unload(&d.modules);
 		daemonize_done(status_fd, EXIT_FAILURE);
 		return EXIT_FAILURE;
@@ -602,7 +620,6 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	umdev_log(UMDEV_LOG_INFO, "serving '%s' with %u module%s, %u FUSE threads at most",
 		  d.mountpoint, d.modules.nr, d.modules.nr == 1 ? "" : "s", opt.max_threads);
-	pidfile_write(&d);
 	daemonize_done(status_fd, EXIT_SUCCESS);
 
 	do {
@@ -614,6 +631,8 @@ int main(int argc, char **argv)
 	daemon_stop(&d);
 	umdevd_modules_unload(&d.modules); /* last: nothing calls into a module any more */
 	if (d.pidfile[0])
-		(void)unlink(d.pidfile);
+		(void)unlink(d.pidfile); /* before the lock goes with the descriptor */
+	if (d.pidfile_fd >= 0)
+		close(d.pidfile_fd);
 	return EXIT_SUCCESS;
 }

@@ -41,8 +41,7 @@ def test_defined_auto_devices_come_back_after_sigkill(tmp_path):
 
         d.proc.send_signal(signal.SIGKILL)
         d.proc.wait(30)
-        d.kill()  # unmounts the dead mount SIGKILL left behind
-        d.start()
+        d.start()  # on the dead mount SIGKILL left behind (umdevd clears it)
 
         assert active(env) == sorted([[U1, "mtty", "mtty-2"], [U2, "mtty1", "mtty-1"]])
         assert (d.dev_dir(U1) / "mtty/backend").read_text() == "loopback\n"
