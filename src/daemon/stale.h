@@ -13,9 +13,10 @@
  * @path: the mountpoint, as given.
  *
  * A mount at @path is dead when stat(2) of it fails with ENOTCONN (its FUSE connection is
- * gone) or ECONNABORTED (aborted through the fusectl file system). One whose source and type are umdevd's ("umdev", "fuse.umdev") is detached
- * (umount2(MNT_DETACH), else `fusermount3 -uz`) and a notice logged; any other dead mount is
- * left alone. A live mount is not looked at here: mounting on it fails with EBUSY.
+ * gone) or ECONNABORTED (aborted through the fusectl file system). One whose source and type are
+ * umdevd's ("umdev", "fuse.umdev") is detached (umount2(MNT_DETACH), else `fusermount3 -uz`) and a
+ * notice logged; any other dead mount is left alone. A live mount is not looked at here: mounting
+ * on it fails with EBUSY.
  *
  * Return: 0 when nothing dead is left at @path; -EBUSY a dead mount that is not umdevd's;
  * -errno the unmount failed. Each failure is logged at error level.
