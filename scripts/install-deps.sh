@@ -6,10 +6,11 @@ set -euo pipefail
 
 packages=(
 	build-essential gcc meson ninja-build pkg-config
-	libfuse3-dev fuse3 uuid-dev libcmocka-dev libjson-c-dev
+	libfuse3-dev fuse3 uuid-dev libcmocka-dev libjson-c-dev libsystemd-dev
 	python3 python3-pytest mdevctl util-linux clang-format valgrind
 	debootstrap
 	abigail-tools # abidw, abidiff: the ABI check (tests/style/check-abi.sh, abi/README.md)
+	systemd strace # tests/functional/test_systemd.py: systemd-analyze, the unit's filter
 	clang libclang-rt-14-dev # build-fuzz: libclang_rt.fuzzer is only recommended by clang
 )
 

@@ -12,10 +12,11 @@
  * one refuses the start with a message); then the tree and the vfio hooks, then each module's
  * init (its drivers and parents, so the tree is complete when it appears), then the mount, then
  * the devices of mdevctl's auto-start definitions (autostart.h); only then is umdevd ready.
- * Shutdown (mdev.md §8.2): remove every mdev newest first, call the modules' exit newest
- * first (they unregister their parents and drivers), unmount, and close the modules last. Signals
- * are taken synchronously with sigwait() in the main thread; every other thread starts with them
- * blocked.
+ * Readiness is the "tree mounted" line on stdout, the daemonizing parent's exit, and systemd's
+ * READY=1 (sd_notify(3), Type=notify). Shutdown (mdev.md §8.2): remove every mdev newest first,
+ * call the modules' exit newest first (they unregister their parents and drivers), unmount, and
+ * close the modules last. Signals are taken synchronously with sigwait() in the main thread; every
+ * other thread starts with them blocked.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +33,8 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <systemd/sd-daemon.h>
 
 #include "umdev/log.h"
 #include "umdev/mdev.h"
@@ -618,6 +621,8 @@ int main(int argc, char **argv)
 	autostart(&d, &opt);
 	printf("umdevd: tree mounted at %s (sys/ inside)\n", d.mountpoint);
 	fflush(stdout);
+	/* Type=notify (systemd/umdevd.service): ready once the tree and its devices are up */
+	(void)sd_notifyf(0, "READY=1\nSTATUS=serving %s", d.mountpoint);
 	umdev_log(UMDEV_LOG_INFO, "serving '%s' with %u module%s, %u FUSE threads at most",
 		  d.mountpoint, d.modules.nr, d.modules.nr == 1 ? "" : "s", opt.max_threads);
 	daemonize_done(status_fd, EXIT_SUCCESS);
@@ -627,6 +632,7 @@ int main(int argc, char **argv)
 	} while (ret == EINTR);
 	umdev_log(UMDEV_LOG_INFO, "%s: shutting down",
 		  ret == 0 ? strsignal(sig) : "sigwait failed");
+	(void)sd_notify(0, "STOPPING=1\nSTATUS=removing every mdev");
 
 	daemon_stop(&d);
 	umdevd_modules_unload(&d.modules); /* last: nothing calls into a module any more */

@@ -73,6 +73,8 @@ class Umdevd:
         self.stderr_path = self.base / f"{name}.stderr"
         self.args = list(args)
         self.proc = None
+        self.env = None  # the daemon's environment; None: the test's
+        self.wrapper = []  # a command umdevd runs under (setpriv, strace)
         self.expected = []  # regexes of warning-or-above lines the test expects
 
     # ---- life cycle ----
@@ -84,7 +86,8 @@ class Umdevd:
 
     def start(self, timeout=20):
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
-            self.proc = subprocess.Popen(self.command(), stdout=out, stderr=err,
+            self.proc = subprocess.Popen(self.wrapper + self.command(), stdout=out, stderr=err,
+                                         env=self.env,
                                          stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         while not fuse_mounted(self.root) or "tree mounted at" not in self.stdout():
