@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
 	build-essential gcc meson ninja-build pkg-config
-	libfuse3-dev fuse3 uuid-dev libcmocka-dev libjson-c-dev libsystemd-dev
+	libfuse3-dev fuse3 uuid-dev libcmocka-dev libjson-c-dev libsystemd-dev scdoc
 	python3 python3-pytest mdevctl util-linux clang-format valgrind
 	debootstrap
 	abigail-tools # abidw, abidiff: the ABI check (tests/style/check-abi.sh, abi/README.md)
