@@ -11,6 +11,7 @@ packages=(
 	debootstrap
 	abigail-tools # abidw, abidiff: the ABI check (tests/style/check-abi.sh, abi/README.md)
 	systemd strace # tests/functional/test_systemd.py: systemd-analyze, the unit's filter
+	debhelper lintian # tests/package: the Debian package
 	clang libclang-rt-14-dev # build-fuzz: libclang_rt.fuzzer is only recommended by clang
 )
 

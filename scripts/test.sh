@@ -4,7 +4,7 @@
 # The test command (README, .ci/run): install the dependencies, build four configurations
 # and run the meson test suites each one is for (STYLE.md §7, §9):
 #
-#   build       plain, -Dwerror=true     unit tree style functional interop
+#   build       plain, -Dwerror=true     unit tree style functional interop package
 #   build-asan  ASan + UBSan             unit tree functional
 #   build-tsan  TSan                     stress unit
 #   build-fuzz  clang, libFuzzer, ASan + UBSan   fuzz (about a minute; docs/fuzzing.md)
@@ -23,7 +23,7 @@ export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
 
 # name | meson options, after any VAR=value words for meson's environment (CC=clang) | suites
 configs=(
-	"build|-Dwerror=true|unit tree vfio style functional interop unit@valgrind vfio@valgrind"
+	"build|-Dwerror=true|unit tree vfio style functional interop package unit@valgrind vfio@valgrind"
 	"build-asan|-Db_sanitize=address,undefined -Db_lundef=false|unit tree vfio functional"
 	"build-tsan|-Db_sanitize=thread|stress unit"
 	"build-fuzz|CC=clang -Dwerror=true -Dfuzz=true -Dtests=false -Db_sanitize=address,undefined -Db_lundef=false|fuzz"
