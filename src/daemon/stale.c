@@ -93,6 +93,7 @@ static int canonical(const char *path, char *buf)
 {
 	char dir[PATH_MAX], real[PATH_MAX];
 	const char *base;
+	char *slash;
 	size_t len = strlen(path);
 
 	while (len > 1 && path[len - 1] == '/')
@@ -101,16 +102,15 @@ static int canonical(const char *path, char *buf)
 		return -ENAMETOOLONG;
 	memcpy(dir, path, len);
 	dir[len] = '\0';
-	base = strrchr(dir, '/');
-	if (!base) {
-		base = dir;
-		if (!realpath(".", real))
-			return -errno;
+	slash = strrchr(dir, '/');
+	if (slash) {
+		*slash = '\0';
+		base = slash + 1;
 	} else {
-		*(char *)base++ = '\0';
-		if (!realpath(dir[0] ? dir : "/", real))
-			return -errno;
+		base = dir;
 	}
+	if (!realpath(!slash ? "." : dir[0] ? dir : "/", real))
+		return -errno;
 	if (snprintf(buf, PATH_MAX, "%s/%s", strcmp(real, "/") ? real : "", base) >= PATH_MAX)
 		return -ENAMETOOLONG;
 	return 0;

@@ -151,3 +151,18 @@ def test_restart_leaves_a_dead_mount_that_is_not_umdevds_alone(make_umdevd):
         assert fuse_mounted(d.root)  # left as it was
     finally:
         lazy_unmount(d.root)
+
+
+def test_restart_clears_a_dead_mount_named_by_a_relative_path(make_umdevd):
+    d = make_umdevd()
+    absolute = d.command
+    d.command = lambda: [c if c != str(d.root) else "umdevd-root/" for c in absolute()]
+    d.wrapper = ["env", "-C", str(d.base)]  # run in the mount root's parent directory
+    d.start()
+    sigkill(d)
+    wait_dead(d.root)
+    d.start()
+    assert d.available("mtty-2") == 12
+    assert f"'{d.root}': unmounted the dead tree" in d.stderr()
+    d.stop()
+    d.check_output()
