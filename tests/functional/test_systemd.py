@@ -56,8 +56,18 @@ def test_unit_passes_systemd_analyze_verify(tmp_path):
         pytest.fail("systemd-analyze is missing (Debian's systemd package)")
     unit = tmp_path / "umdevd.service"
     unit.write_text(unit_text())
-    r = subprocess.run(["systemd-analyze", "verify", "--man=no", str(unit)],
-                       capture_output=True, text=True, timeout=60)
+    # Documentation= names the man pages: verify runs man(1) on each, so give it the built ones
+    env, check_man = dict(os.environ), "--man=no"
+    built = Path(os.environ.get("UMDEV_MAN_DIR", "/nonexistent"))
+    pages = ["umdevd.8", "umdev-exec.1", "umdev-mtty.7"]
+    if all((built / p).exists() for p in pages) and shutil.which("man"):
+        for p in pages:
+            section = tmp_path / "man" / ("man" + p.rsplit(".", 1)[1])
+            section.mkdir(parents=True, exist_ok=True)
+            shutil.copy(built / p, section / p)
+        env["MANPATH"], check_man = str(tmp_path / "man"), "--man=yes"
+    r = subprocess.run(["systemd-analyze", "verify", check_man, str(unit)],
+                       capture_output=True, text=True, timeout=60, env=env)
     # verify exits 0 on lines it ignores ("Unknown key", "Failed to parse"): they must fail
     assert r.returncode == 0 and r.stderr == "" and r.stdout == "", r.stderr + r.stdout
     assert unit_values("Type") == ["notify"]
