@@ -400,6 +400,8 @@ static const char *mount_error(int err)
 	case -ENOENT:
 	case -ENOTDIR:
 		return "not a directory";
+	case -ENOTCONN:
+		return "a dead FUSE mount that is not umdevd's (unmount it: fusermount3 -uz)";
 	default:
 		return strerror(-err);
 	}

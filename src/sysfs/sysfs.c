@@ -245,8 +245,8 @@ static int check_mountpoint(const char *path)
 	struct statx stx;
 	int fd;
 
-	if (statx(AT_FDCWD, path, 0, STATX_TYPE, &stx) < 0)
-		return errno == ENOTDIR ? -ENOTDIR : -ENOENT;
+	if (statx(AT_FDCWD, path, 0, STATX_TYPE, &stx) < 0) /* ENOTCONN: a dead FUSE mount */
+		return errno == ENOTDIR || errno == ENOTCONN ? -errno : -ENOENT;
 	if (!S_ISDIR(stx.stx_mode))
 		return -ENOTDIR;
 	if ((stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&

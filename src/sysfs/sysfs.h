@@ -35,8 +35,9 @@ int umdev_sysfs_create(const struct umdev_sysfs_options *opt, struct umdev_sysfs
  * umdev_sysfs_mount() - mount at the mountpoint and serve requests from a multi-threaded loop
  * running in background threads. Returns once the mount is live (a stat of the mount root is
  * answered by this filesystem).
- * Return: 0; -ENOENT/-ENOTDIR mountpoint missing; -EBUSY mountpoint already a mount point;
- * -ENODEV FUSE unavailable (/dev/fuse cannot be opened); -EIO other mount failures.
+ * Return: 0; -ENOENT/-ENOTDIR mountpoint missing; -ENOTCONN a dead FUSE mount; -EBUSY mountpoint
+ * already a mount point; -ENODEV FUSE unavailable (/dev/fuse cannot be opened); -EIO other mount
+ * failures.
  */
 int umdev_sysfs_mount(struct umdev_sysfs *fs);
 

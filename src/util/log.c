@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "lockdep.h"
 #include "umdev/log.h"
@@ -37,9 +39,32 @@ static const char *const level_names[] = {
     [UMDEV_LOG_INFO] = "info", [UMDEV_LOG_DEBUG] = "debug",
 };
 
+/*
+ * Whether stderr is the journal's stream: JOURNAL_STREAM names its "device:inode", which must
+ * be those of fd 2 (systemd.exec(5)); a variable inherited by a child whose stderr was
+ * redirected does not count. Decided once (-1: not yet).
+ */
+static bool stderr_is_journal(void)
+{
+	static atomic_int is_journal = -1;
+	int v = atomic_load(&is_journal);
+
+	if (v < 0) {
+		const char *e = getenv("JOURNAL_STREAM");
+		unsigned long long dev, ino;
+		struct stat st;
+
+		v = e && sscanf(e, "%llu:%llu", &dev, &ino) == 2 &&
+		    fstat(STDERR_FILENO, &st) == 0 && (unsigned long long)st.st_dev == dev &&
+		    (unsigned long long)st.st_ino == ino;
+		atomic_store(&is_journal, v);
+	}
+	return v;
+}
+
 static void stderr_sink(enum umdev_log_level level, const char *msg)
 {
-	if (getenv("JOURNAL_STREAM"))
+	if (stderr_is_journal())
 		fprintf(stderr, "<%d>%s\n", (int)level, msg);
 	else
 		fprintf(stderr, "umdevd: %s: %s\n", level_names[level], msg);

@@ -48,9 +48,15 @@ def test_restart_after_sigkill_clears_the_dead_mount_and_stale_files(make_umdevd
     assert e.value.errno == errno.ENOTCONN
     assert (d.rundir / "umdevd.pid").exists()
     assert (d.rundir / "vfio/devices/vfio0").exists()
+    assert (d.rundir / f"mtty/{U1}/port0").is_symlink()  # names a pty number now free
     (d.rundir / "umdevd.pid").write_text("1\n")  # a live pid: not what makes it stale
+    keep = d.rundir / "mtty/not-a-device-dir"
+    keep.mkdir()
+    (keep / "file").write_text("x")  # not a port link: left alone, and so is its directory
 
     d.start()
+    assert not (d.rundir / f"mtty/{U1}").exists()  # the dead daemon's pty links are gone
+    assert (keep / "file").read_text() == "x"
     assert d.devices() == []
     assert d.available("mtty-2") == 12
     assert int((d.rundir / "umdevd.pid").read_text()) == d.proc.pid != old_pid

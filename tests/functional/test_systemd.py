@@ -105,7 +105,9 @@ def test_ready_after_the_auto_start_devices_and_stopping_at_shutdown(make_umdevd
 def test_log_lines_carry_syslog_priorities_under_journald(make_umdevd):
     d = make_umdevd(args=["--log-level", "info"])
     define(d, U1, "mtty-9")  # a warning
-    d.env = dict(os.environ, JOURNAL_STREAM="8:12345")
+    d.stderr_path.write_bytes(b"")  # the fixture truncates it: same file, same inode
+    st = os.stat(d.stderr_path)
+    d.env = dict(os.environ, JOURNAL_STREAM=f"{st.st_dev}:{st.st_ino}")
     d.expect_log("has no mdev type 'mtty-9'")
     d.start()
     d.stop()
@@ -199,3 +201,15 @@ def test_the_units_system_call_filter_allows_every_call_umdevd_makes(make_umdevd
             used.add(m.group(1) or m.group(2))
     assert {"mount", "openat2", "io_setup"} <= used  # the trace is real
     assert used - allowed == set(), f"not in SystemCallFilter: {sorted(used - allowed)}"
+
+
+def test_journal_stream_of_another_file_is_not_the_journal(make_umdevd):
+    """JOURNAL_STREAM names the journal's stream by device and inode (systemd.exec(5)): a
+    value inherited by a process whose stderr goes elsewhere gives the plain format."""
+    d = make_umdevd(args=["--log-level", "info"])
+    d.env = dict(os.environ, JOURNAL_STREAM="8:12345")
+    d.start()
+    d.stop()
+    lines = d.stderr().splitlines()
+    assert lines and all(line.startswith("umdevd: ") for line in lines), d.stderr()
+    d.check_output()

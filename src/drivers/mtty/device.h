@@ -84,6 +84,13 @@ void mtty_pty_close(struct mtty_pty *pty);
 /** Remove <rundir>/mtty/<uuid> if empty; errors ignored. */
 void mtty_pty_rmdir(const char *rundir, const char *uuid_str);
 
+/*
+ * mtty_pty_clear_stale() - remove what a killed daemon left in <rundir>/mtty: each device
+ * directory's portN symlinks (which name /dev/pts numbers other processes may hold by now)
+ * and the directory. Call before any device exists (module init). Nothing else is touched.
+ */
+void mtty_pty_clear_stale(const char *rundir);
+
 /** Whether a host process holds the slave open (the master is not hung up, §2). */
 bool mtty_pty_attached(const struct mtty_pty *pty);
 

@@ -16,6 +16,7 @@
 
 #include "umdev/log.h"
 #include "umdev/module.h"
+#include "device.h"
 #include "mtty.h"
 
 /** Largest parents= value. */
@@ -62,6 +63,7 @@ static int mtty_module_init(void)
 		ret = mtty_set_rundir(umdev_rundir());
 	if (ret < 0)
 		return ret;
+	mtty_pty_clear_stale(umdev_rundir()); /* a killed umdevd's links (mtty.md §4.3) */
 	parents = calloc(nr_parents, sizeof(*parents));
 	if (!parents)
 		return -ENOMEM;

@@ -5,6 +5,7 @@
  * report POLLHUP while nobody is attached, the <rundir>/mtty/<uuid>/portN symlinks, and the
  * removal order (symlink first, then the master).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -169,6 +170,41 @@ void mtty_pty_rmdir(const char *rundir, const char *uuid_str)
 	n = snprintf(dir, sizeof(dir), "%s/mtty/%s", rundir, uuid_str);
 	if (n > 0 && (size_t)n < sizeof(dir))
 		(void)rmdir(dir);
+}
+
+void mtty_pty_clear_stale(const char *rundir)
+{
+	char dir[4096];
+	struct dirent *e;
+	DIR *d;
+	int n;
+
+	if (!rundir || !rundir[0])
+		return;
+	n = snprintf(dir, sizeof(dir), "%s/mtty", rundir);
+	if (n < 0 || (size_t)n >= sizeof(dir) || !(d = opendir(dir)))
+		return;
+	while ((e = readdir(d))) {
+		int sub;
+		DIR *sd;
+
+		if (e->d_name[0] == '.')
+			continue;
+		sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub < 0 || !(sd = fdopendir(sub))) {
+			if (sub >= 0)
+				close(sub);
+			continue;
+		}
+		for (struct dirent *p; (p = readdir(sd));)
+			if (!strncmp(p->d_name, "port", 4))
+				(void)unlinkat(dirfd(sd), p->d_name,
+					       0); /* the links, never their targets */
+		closedir(sd);
+		(void)unlinkat(dirfd(d), e->d_name,
+			       AT_REMOVEDIR); /* only if nothing else is left */
+	}
+	closedir(d);
 }
 
 bool mtty_pty_attached(const struct mtty_pty *pty)
