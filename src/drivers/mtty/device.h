@@ -62,7 +62,7 @@ struct mtty_device *mtty_device_of(struct umdev_mdev *mdev);
 struct mtty_pty {
 	int master; /* -1: none */
 	char path[MTTY_PTY_PATH_MAX]; /* slave path; "" when none */
-	char link[4096]; /* <rundir>/mtty/<uuid>/portN; "" when no symlink */
+	char *link; /* <rundir>/mtty/<uuid>/portN, malloc'd; NULL when no symlink */
 };
 
 /**

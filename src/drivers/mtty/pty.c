@@ -63,7 +63,7 @@ static int set_raw(int master)
 static int link_create(struct mtty_pty *pty, const char *rundir, const char *uuid_str,
 		       unsigned int port)
 {
-	char dir[sizeof(pty->link)];
+	char dir[4096], link[4096 + 16];
 	int n, ret;
 
 	n = snprintf(dir, sizeof(dir), "%s/mtty", rundir);
@@ -78,15 +78,17 @@ static int link_create(struct mtty_pty *pty, const char *rundir, const char *uui
 	ret = mkdir_0755(dir);
 	if (ret < 0)
 		return ret;
-	n = snprintf(pty->link, sizeof(pty->link), "%s/port%u", dir, port);
-	if (n < 0 || (size_t)n >= sizeof(pty->link)) {
-		pty->link[0] = '\0';
+	n = snprintf(link, sizeof(link), "%s/port%u", dir, port);
+	if (n < 0 || (size_t)n >= sizeof(link))
 		return -ENAMETOOLONG;
-	}
-	(void)unlink(pty->link); /* a stale link of a previous daemon */
-	if (symlink(pty->path, pty->link) < 0) {
+	pty->link = strdup(link);
+	if (!pty->link)
+		return -ENOMEM;
+	(void)unlink(link); /* a stale link of a previous daemon */
+	if (symlink(pty->path, link) < 0) {
 		ret = -errno;
-		pty->link[0] = '\0';
+		free(pty->link);
+		pty->link = NULL;
 		return ret;
 	}
 	return 0;
@@ -98,7 +100,7 @@ int mtty_pty_open(struct mtty_pty *pty, const char *rundir, const char *uuid_str
 
 	pty->master = -1;
 	pty->path[0] = '\0';
-	pty->link[0] = '\0';
+	pty->link = NULL;
 
 	/* step 1 */
 	ret = injected(1);
@@ -149,9 +151,10 @@ err_close:
 
 void mtty_pty_close(struct mtty_pty *pty)
 {
-	if (pty->link[0]) {
+	if (pty->link) {
 		(void)unlink(pty->link); /* §5.5: the symlink first ... */
-		pty->link[0] = '\0';
+		free(pty->link);
+		pty->link = NULL;
 	}
 	if (pty->master >= 0) {
 		close(pty->master); /* ... then the master: slave holders see POLLHUP, EOF, EIO */
