@@ -54,6 +54,7 @@
 #define UMDEV_MODULE_DIR "/usr/local/lib/umdev/drivers"
 #endif
 #define DEFAULT_DRIVER "mtty" /* built in: umdevd runs with no configuration */
+#define FDS_RESERVED 64 /* fds the daemon needs besides its mdevs' (FUSE, listeners, logs) */
 #define MAX_DRIVERS 64
 #define MOUNT_SUBDIR "root" /* default mountpoint: <rundir>/root */
 #define DEFAULT_MAX_THREADS 256
@@ -530,7 +531,16 @@ static void raise_fd_limit(void)
 			return;
 		}
 	}
-	umdev_log(UMDEV_LOG_INFO, "fd limit: %llu open files", (unsigned long long)rl.rlim_cur);
+	/*
+	 * An idle mdev holds one fd (its vfio socket), a pty-backed mtty port one more; past the
+	 * limit a create fails EMFILE for its writer and leaves nothing (issue 10).
+	 */
+	umdev_log(UMDEV_LOG_NOTICE,
+		  "fd limit: %llu open files, room for about %llu idle mdevs (one fd each, and one "
+		  "per pty-backed port)",
+		  (unsigned long long)rl.rlim_cur,
+		  rl.rlim_cur > FDS_RESERVED ? (unsigned long long)(rl.rlim_cur - FDS_RESERVED)
+					     : 0);
 }
 
 /*

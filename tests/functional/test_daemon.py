@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: MIT
 """umdevd itself: options, start-up refusals, shutdown (mdev.md §8.1, §8.2)."""
+import errno
 import os
+import re
 import random
 import signal
 import subprocess
@@ -9,7 +11,7 @@ import uuid
 
 import pytest
 
-from umdevd_fixture import fuse_mounted, lazy_unmount, umdevd_path, SANITIZER_RE
+from umdevd_fixture import errno_name, fuse_mounted, lazy_unmount, umdevd_path, SANITIZER_RE
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 
@@ -174,3 +176,32 @@ def test_daemon_survives_garbage_writes(umdevd):
     assert umdevd.proc.poll() is None
     assert umdevd.devices() == [u]
     assert umdevd.available("mtty-2") == 11
+
+
+def test_create_past_the_fd_limit_is_emfile_and_leaves_nothing(make_umdevd):
+    """Issue 10: umdevd logs how many idle mdevs its fd limit allows; past it a create fails
+    EMFILE for its writer (M-32: the vfio layer's errno) and nothing of it is left: the
+    device count and available_instances are as before, and a remove makes room again."""
+    d = make_umdevd(args=["--log-level", "info", "--driver", "mtty:ports=1000,backend=loopback"])
+    d.wrapper = ["prlimit", "--nofile=96:96", "--"]  # soft and hard: umdevd cannot raise it
+    d.start()
+    made = []
+    err = 0
+    for _ in range(200):
+        u = str(uuid.uuid4())
+        err = d.create_errno(u, "mtty-1")
+        if err:
+            break
+        made.append(u)
+    assert err == errno.EMFILE, errno_name(err)
+    assert 10 < len(made) < 96
+    before = (d.devices(), d.available("mtty-1"))
+    for _ in range(3):  # again and again: still EMFILE, still nothing left behind
+        assert d.create_errno(str(uuid.uuid4()), "mtty-1") == errno.EMFILE
+    assert (d.devices(), d.available("mtty-1")) == before
+    d.remove(made.pop())
+    u = str(uuid.uuid4())
+    d.create(u, "mtty-1")  # the freed fd is enough for one more
+    d.stop()
+    assert re.search(r"fd limit: 96 open files, room for about 32 idle mdevs", d.stderr())
+    d.check_output()
