@@ -28,8 +28,11 @@
  * 1-byte config REGION_WRITEs whose replies it never reads, until its send() would block (the
  * server stopped reading it, C2); the flood stays in place while vfio1 is measured (V-86).
  *
- * 64 devices need three mtty parents (24 ports each, mtty.md §3): they are mtty-1 devices on
- * parents bench0..bench2.
+ *   5. 100 clients connecting at once to 100 idle devices (each then has its server thread
+ *      started by the listeners' thread): the time until the last VERSION reply, in 5 rounds.
+ *
+ * 100 devices need five mtty parents (24 ports each, mtty.md §3): they are mtty-1 devices on
+ * parents bench0..bench4.
  *
  * Usage: bench_vfio [ROUND_TRIPS] [SECONDS_PER_SCALE_POINT]   (defaults 50000 and 3)
  */
@@ -60,8 +63,8 @@
 #define CMD_REGION_WRITE 10
 #define REGION_BAR0 0
 #define REGION_CONFIG 7
-#define MAX_DEVICES 64
-#define NR_PARENTS 3
+#define MAX_DEVICES 100
+#define NR_PARENTS 5
 
 struct msg_hdr {
 	uint16_t msg_id;
@@ -655,6 +658,52 @@ static void print_series(const struct series *sr, bool pinned, bool ext)
 	}
 }
 
+/* ---- 100 clients connecting at once ---- */
+
+struct storm_client {
+	pthread_t thread;
+	const char *path;
+	double done_s; /* when its VERSION reply arrived */
+};
+
+static pthread_barrier_t storm_line;
+
+static void *storm_thread(void *arg)
+{
+	struct storm_client *c = arg;
+	int fd;
+
+	pthread_barrier_wait(&storm_line);
+	fd = client_open(c->path); /* connect, VERSION, its reply */
+	c->done_s = now_s();
+	close(fd);
+	return NULL;
+}
+
+/* Return: ms from the start line to the last client's VERSION reply. */
+static double connect_storm(unsigned int nr)
+{
+	static struct storm_client c[MAX_DEVICES];
+	double t0, last = 0;
+
+	pthread_barrier_init(&storm_line, NULL, nr + 1);
+	for (unsigned int i = 0; i < nr; i++) {
+		c[i] = (struct storm_client){.path = sockets[i]};
+		if (pthread_create(&c[i].thread, NULL, storm_thread, &c[i]))
+			die("pthread_create", EAGAIN);
+	}
+	pthread_barrier_wait(&storm_line);
+	t0 = now_s();
+	for (unsigned int i = 0; i < nr; i++) {
+		pthread_join(c[i].thread, NULL);
+		if (c[i].done_s - t0 > last)
+			last = c[i].done_s - t0;
+	}
+	pthread_barrier_destroy(&storm_line);
+	usleep(200000); /* the server threads hand their sockets back and end */
+	return last * 1000.0;
+}
+
 int main(int argc, char **argv)
 {
 	size_t n = argc > 1 ? strtoul(argv[1], NULL, 10) : 50000;
@@ -736,6 +785,13 @@ int main(int argc, char **argv)
 	printf("  %-34s p50 %7.1f us  p99 %7.1f us\n", "vfio0 flooded (V-80):", flooded.p50_us,
 	       flooded.p99_us);
 	printf("  (flood: %lu pipelined REGION_WRITEs sent, replies never read)\n", sent);
+
+	printf("unpinned: %d clients connecting at once to %d idle devices, time to the last "
+	       "VERSION reply:\n ",
+	       MAX_DEVICES, MAX_DEVICES);
+	for (int r = 0; r < ROUNDS; r++)
+		printf(" %.1f ms", connect_storm(MAX_DEVICES));
+	printf("\n");
 
 	server_stop();
 	free(ns);
