@@ -129,8 +129,9 @@ struct umdev_driver {
  *
  * Makes /sys/bus/mdev/drivers/<name>/ appear. Source: mdev.md §5.2.
  *
- * Return: 0, -EINVAL no @name, no @device_api or no @probe, or a bad name (empty, '/', over
- * 64 bytes) (M-9); -EEXIST a driver of that name is registered (M-9); -ENOMEM.
+ * Return: 0, -EINVAL no @name, no @device_api or no @probe, a bad name (empty, '/', over 64
+ * bytes), or an empty @device_api or one of 64 bytes or more (M-9); -EEXIST a driver of that
+ * name is registered (M-9); -ENOMEM.
  */
 int umdev_register_driver(struct umdev_driver *drv);
 
@@ -170,7 +171,9 @@ int umdev_register_parent(struct umdev_parent *parent, const char *name, const c
  * mdevs (vendor remove is called for each), and unpublishes the parent (mdev.md §4.4). Creates
  * and removes on @parent that start after it began fail -ENODEV (M-59). On return no callback
  * for @parent runs or will run and the vendor may free @parent and its types (M-80). Must not
- * be called from the driver's remove callback or while holding a lock that callback takes.
+ * be called from any callback of @parent's driver (probe, remove, get_available,
+ * show_description, attribute show and store, the vfio_ops: it waits for them), nor while
+ * holding a lock one of them takes.
  */
 void umdev_unregister_parent(struct umdev_parent *parent);
 
@@ -184,9 +187,11 @@ void umdev_unregister_parent(struct umdev_parent *parent);
  * different parents and on one parent run in parallel (M-50, M-51).
  *
  * Return: 0, or a negative errno after which nothing of the attempt is observable:
- * -EEXIST @uuid names an mdev on any parent (M-20); -EUSERS core-managed and no instance left
- * (M-27); -ENOMEM; -ENODEV the parent is unregistering (M-59); else probe's errno unchanged
- * (M-29), -EIO for a probe result that is not an errno (M-31), or the vfio layer's errno (M-32).
+ * -EEXIST @uuid names an mdev on any parent (M-20), or a dev_groups attribute has the name of
+ * a node the core makes in the mdev directory (C8, e.g. "uevent"); -EUSERS core-managed and no
+ * instance left (M-27); -ENOMEM; -ENODEV the parent is unregistering (M-59); else probe's errno
+ * unchanged (M-29), -EIO for a probe result that is not an errno (M-31), or the vfio layer's errno
+ * (M-32).
  */
 int umdev_mdev_create(struct umdev_type *type, const uuid_t *uuid);
 

@@ -23,9 +23,11 @@
  * Sequence (docs/writing-a-driver.md): umdevd opens the module, checks its ABI version, stores
  * the parameters given on the command line into the variables (the others keep their initial
  * values, which are the defaults), then calls init once, from its main thread, after the tree
- * and the vfio layer exist and before the tree is mounted. At shutdown every mdev is removed
- * first, then exit is called, modules in the reverse order of loading, and only then is the
- * module closed. Build a module with `pkg-config --cflags --libs umdev` and -shared -fPIC.
+ * and the vfio layer exist and before the tree is mounted. At shutdown every mdev that exists
+ * is removed first, then exit is called, modules in the reverse order of loading, and only
+ * then is the module closed. A create still running when shutdown began may complete before
+ * exit: exit's umdev_unregister_parent() waits for it and removes what it made. Build a module with
+ *`pkg-config --cflags --libs umdev` and -shared -fPIC.
  */
 #ifndef UMDEV_MODULE_H
 #define UMDEV_MODULE_H
@@ -99,7 +101,8 @@ struct umdev_module_param {
  * @init: called once after the parameters are set; registers the module's drivers and parents.
  *	Returns 0, or a negative errno after undoing everything it did (the kernel's rule for
  *	module_init): umdevd then refuses to start and names the module and the errno.
- * @exit: called once at shutdown, after every mdev is gone; unregisters what @init
+ * @exit: called once at shutdown, after every existing mdev was removed (creates still in
+ *	flight are waited for and removed by its umdev_unregister_parent()); unregisters what @init
  *	registered. May be NULL for a module with nothing to undo.
  * @params: array ended by an entry with a NULL name; NULL for no parameters.
  */

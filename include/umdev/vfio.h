@@ -145,7 +145,9 @@ int umdev_msi_notify(struct umdev_mdev *mdev, unsigned int vector);
 
 /**
  * umdev_err_notify() - report an unrecoverable device error: signals the ERR eventfd if one
- * is assigned (§9.4). Callable from any driver context; never blocks.
+ * is assigned (§9.4). Callable from any driver context; never blocks. The PCI helper offers
+ * the ERR irq with count 0 (§8.7), so today no client can assign one and this signals nothing
+ * (QEMU then warns that it cannot enable error recovery).
  *
  * Return: 0; -ENOTCONN outside C7..R4.
  */

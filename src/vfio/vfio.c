@@ -550,11 +550,15 @@ bool umdev__vfio_thread_idle(struct umdev__vfio_device *dev)
 
 /* ---- hooks ---- */
 
-/* A BAR with a size needs the region callbacks (§10.3); a model needs umdev_pci_init(). */
+/*
+ * A BAR with a size needs the region callbacks (§10.3); a model needs umdev_pci_init(); and a
+ * model needs vfio_ops: without them a declared device would be served with no callback to
+ * answer its BARs.
+ */
 static int model_check(const struct umdev__vfio_device *dev)
 {
 	if (!dev->ops)
-		return 0;
+		return dev->pci.initialised ? -EINVAL : 0;
 	if (!dev->pci.initialised)
 		return -EINVAL;
 	for (unsigned int i = 0; i < 6; i++)

@@ -145,6 +145,57 @@ static void test_V3_V5_removal_racing_connections(void **state)
 	assert_true(fx_fds_settle(f->fds_before));
 }
 
+/* ---- a driver that declares a PCI device but has no vfio_ops ---- */
+
+static int noops_probe(struct umdev_mdev *mdev)
+{
+	int ret = umdev_pci_init(mdev, 0x1234, 0x5678, 0xff0000, 0);
+
+	if (ret == 0)
+		ret = umdev_pci_set_bar(mdev, 0, 4096, 0);
+	if (ret < 0)
+		umdev_pci_fini(mdev);
+	return ret;
+}
+
+static void noops_remove(struct umdev_mdev *mdev)
+{
+	umdev_pci_fini(mdev);
+}
+
+/*
+ * §10.3, C7: a device model needs the driver's vfio_ops. A driver without them that declares
+ * a PCI device and a BAR anyway fails create with EINVAL, and nothing listens: before, C7
+ * checked nothing for it, served the BAR, and the first REGION_READ crashed the daemon.
+ */
+static void test_V1_pci_model_without_vfio_ops_is_einval(void **state)
+{
+	static struct umdev_driver drv = {
+	    .name = "noops",
+	    .device_api = "vfio-pci",
+	    .probe = noops_probe,
+	    .remove = noops_remove,
+	    .max_instances = 1,
+	};
+	static struct umdev_type type = {.sysfs_name = "1"};
+	struct umdev_type *types[] = {&type};
+	struct umdev_parent parent = {0};
+	struct fx *f = *state;
+	char path[160];
+	uuid_t u;
+
+	assert_int_equal(umdev_register_driver(&drv), 0);
+	assert_int_equal(umdev_register_parent(&parent, "noops0", NULL, &drv, types, 1), 0);
+	uuid_generate(u);
+	assert_int_equal(umdev_mdev_create(&type, &u), -EINVAL);
+	assert_null(umdev_mdev_get(&u));
+	snprintf(path, sizeof(path), "%s/vfio/devices/vfio2", f->rundir); /* the next number */
+	assert_int_equal(vc_connect(path), -ENOENT);
+	umdev_unregister_parent(&parent);
+	assert_int_equal(umdev_unregister_driver(&drv), 0);
+	assert_true(fx_fds_settle(f->fds_before));
+}
+
 static void test_V1_socket_0600_owned_by_euid(void **state)
 {
 	struct fx *f = *state;
@@ -2273,6 +2324,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    T(test_V1_socket_0600_owned_by_euid),
+	    T(test_V1_pci_model_without_vfio_ops_is_einval),
 	    T(test_V1_C1_idle_devices_have_no_thread),
 	    T(test_V3_V5_removal_racing_connections),
 	    T(test_V2_lowest_free_number_is_reused),
