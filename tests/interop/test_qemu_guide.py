@@ -36,6 +36,9 @@ BLOCKS = ["settings", "qemu-check", "chroot", "umdevd", "create", "initramfs", "
           "own-qemu", "picocom", "stop", "cleanup"]
 NOT_RUN = {"own-qemu"}
 MARKED_RE = re.compile(r"^<!-- guide: (\S+) -->\n```sh\n(.*?)^```$", re.M | re.S)
+# the memfd variant: what replaces `-machine q35` in the QEMU commands
+MEMFD_RE = re.compile(r"replace `-machine q35` with\n\n<!-- guide: memfd -->\n```text\n(.*)\n```$",
+                      re.M)
 SH_BLOCK_RE = re.compile(r"^```sh$", re.M)
 STEP_TIMEOUT = 60
 CHROOT_TIMEOUT = harness.BUILD_TIMEOUT  # the first run builds the chroot
@@ -51,14 +54,22 @@ echo "picocom port $2"
 
 
 def guide_blocks():
-    """{name: text} of the guide's marked blocks, checked against BLOCKS."""
+    """{name: text} of the guide's marked blocks, checked against BLOCKS, and "memfd-boot":
+    the boot block with the memfd variant's edit made."""
     text = DOC.read_text()
     found = MARKED_RE.findall(text)
     names = [name for name, _ in found]
     assert names == BLOCKS, f"docs/qemu.md marks {names}, the test knows {BLOCKS}"
     assert len(SH_BLOCK_RE.findall(text)) == len(found), \
         "docs/qemu.md has a ```sh block without a <!-- guide: NAME --> line before it"
-    return dict(found)
+    blocks = dict(found)
+    m = MEMFD_RE.search(text)
+    assert m, "docs/qemu.md no longer says what replaces `-machine q35` for memfd RAM"
+    for name in ("boot", "own-qemu"):
+        assert blocks[name].count("-machine q35 ") == 1 and "-m 256M " in blocks[name], \
+            f"the memfd variant's edit does not apply to the {name} block"
+    blocks["memfd-boot"] = blocks["boot"].replace("-machine q35 ", m.group(1) + " ")
+    return blocks
 
 
 class Shell(harness.Vm):
@@ -155,12 +166,31 @@ def guest_shell_round_trip(pty, kver):
         os.close(fd)
 
 
+def boot(a, block):
+    """Paste a QEMU block into shell @a; wait until the guest bound the card's first port."""
+    t0 = time.monotonic()
+    with a.cond:
+        start = len(a.lines)
+    a.write(block.encode())
+    guard(lambda: a.wait_line(r"ttyS1 at I/O 0x[0-9a-f]+ .* is a 16550A", harness.BOOT_TIMEOUT,
+                              start))
+    return time.monotonic() - t0
+
+
+def quit_qemu(a):
+    """Ctrl-A X on QEMU's console (step 7); returns once QEMU has exited."""
+    with a.cond:
+        start = len(a.lines)
+    a.write(b"\x01x")
+    guard(lambda: a.wait_line(r"QEMU: Terminated", 30, start))
+    deadline = time.monotonic() + 30
+    while a.children():
+        assert time.monotonic() < deadline, "QEMU did not exit after Ctrl-A X"
+        time.sleep(0.05)
+
+
 def test_guide_marks_every_shell_block():
-    blocks = guide_blocks()
-    # the memfd variant is told as an edit of the two QEMU commands: it must still apply
-    for name in ("boot", "own-qemu"):
-        assert "-machine q35 " in blocks[name] and "-m 256M " in blocks[name], name
-    assert "replace `-machine q35` with" in DOC.read_text()
+    guide_blocks()
 
 
 def test_guide_end_to_end(tmp_path):
@@ -199,11 +229,7 @@ def test_guide_end_to_end(tmp_path):
         assert (work / "guest.cpio.gz").stat().st_size > 100000
 
         # step 5: QEMU takes over the first shell's stdio
-        t0 = time.monotonic()
-        a.write(blocks["boot"].encode())
-        guard(lambda: a.wait_line(r"ttyS1 at I/O 0x[0-9a-f]+ .* is a 16550A",
-                                  harness.BOOT_TIMEOUT))
-        print(f"\nboot to the card's ttyS1: {time.monotonic() - t0:.1f} s")
+        print(f"\nboot to the card's ttyS1: {boot(a, blocks['boot']):.1f} s")
 
         # step 6, in a second shell that knows only the settings
         t1 = time.monotonic()
@@ -217,13 +243,11 @@ def test_guide_end_to_end(tmp_path):
         assert out, why + "\n" + a.describe()
         print(f"`uname -r` over {pty}: {kver} in {time.monotonic() - t1:.1f} s")
 
-        # step 7: Ctrl-A X to QEMU, then the guide's stop and clean-up in the same shell
-        a.write(b"\x01x")
-        guard(lambda: a.wait_line(r"QEMU: Terminated", 30))
-        deadline = time.monotonic() + 30
-        while a.children():
-            assert time.monotonic() < deadline, "QEMU did not exit after Ctrl-A X"
-            time.sleep(0.05)
+        # step 7: Ctrl-A X to QEMU; the memfd variant of step 5 boots too; then the guide's
+        # stop and clean-up in the same shell
+        quit_qemu(a)
+        print(f"memfd variant, boot to the card's ttyS1: {boot(a, blocks['memfd-boot']):.1f} s")
+        quit_qemu(a)
         guard(lambda: a.paste("stop", blocks["stop"]))
         assert not pidfile.exists(), "umdevd's pid file outlived it"
         assert not fuse_mounted(d.root), "umdevd's tree is still mounted"
