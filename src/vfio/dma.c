@@ -20,16 +20,6 @@
 
 #include "private.h"
 
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t le64(const uint8_t *p)
-{
-	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
-}
-
 static bool aligned(uint64_t v)
 {
 	return !(v & (VFIO_USER_PGSIZE - 1));
@@ -55,21 +45,19 @@ static unsigned int lower_bound(const struct umdev__vfio_device *dev, uint64_t i
 }
 
 /* Validation of §8.2 that needs no lock, in the listed order. */
-static int map_check(const struct umdev__vfio_msg *msg, struct umdev__dma_map *m)
+static int map_check(const struct vfio_user_dma_map *req, const struct umdev__vfio_msg *msg,
+		     struct umdev__dma_map *m)
 {
-	const uint8_t *p = msg->payload;
 	const uint32_t known = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE;
 	struct stat st;
 	int fl;
 
-	if (msg->len < 32 || le32(p) < 32)
-		return -EINVAL;
 	if (msg->nr_fds_total > 1)
 		return -EINVAL;
-	m->flags = le32(p + 4);
-	m->offset = le64(p + 8);
-	m->iova = le64(p + 16);
-	m->size = le64(p + 24);
+	m->flags = req->flags;
+	m->offset = req->offset;
+	m->iova = req->addr;
+	m->size = req->size;
 	m->fd = msg->nr_fds ? msg->fds[0] : -1;
 	if (!m->flags || (m->flags & ~known))
 		return -EINVAL;
@@ -98,14 +86,15 @@ static int map_check(const struct umdev__vfio_msg *msg, struct umdev__dma_map *m
 	return 0;
 }
 
-int umdev__dma_map(struct umdev__vfio_device *dev, struct umdev__vfio_msg *msg)
+int umdev__dma_map(struct umdev__vfio_device *dev, const struct vfio_user_dma_map *req,
+		   struct umdev__vfio_msg *msg)
 {
 	struct umdev__dma *dma = &dev->dma;
 	struct umdev__dma_map m;
 	unsigned int i;
 	int ret;
 
-	ret = map_check(msg, &m);
+	ret = map_check(req, msg, &m);
 	if (ret < 0)
 		return ret;
 	umdev__mutex_lock(&dev->lock);
@@ -163,64 +152,60 @@ static void notify_unmapped(struct umdev__vfio_device *dev, struct umdev__dma_ma
 	}
 }
 
-int umdev__dma_unmap(struct umdev__vfio_device *dev, struct umdev__vfio_msg *msg,
-		     struct umdev__vfio_reply *reply)
+void umdev__dma_unmap_all(struct umdev__vfio_device *dev)
 {
 	struct umdev__dma *dma = &dev->dma;
-	const uint8_t *p = msg->payload;
-	struct umdev__dma_map *removed = NULL;
-	uint32_t flags;
-	uint64_t iova, size;
-	unsigned int nr = 0, i;
-	int ret = 0;
-
-	if (msg->len < 24 || le32(p) < 24)
-		return -EINVAL;
-	if (msg->nr_fds_total)
-		return -EINVAL;
-	flags = le32(p + 4);
-	iova = le64(p + 8);
-	size = le64(p + 16);
-	if (flags & VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP)
-		return -ENOTSUP;
-	if (flags & ~(uint32_t)VFIO_DMA_UNMAP_FLAG_ALL)
-		return -EINVAL;
-	if ((flags & VFIO_DMA_UNMAP_FLAG_ALL) && (iova || size))
-		return -EINVAL;
-	reply->payload = malloc(24);
-	if (!reply->payload)
-		return -ENOMEM;
-	memcpy(reply->payload, p, 24); /* the reply echoes the request (§8.3) */
-	reply->len = 24;
+	struct umdev__dma_map *removed;
+	unsigned int nr;
 
 	umdev__mutex_lock(&dev->lock);
-	if (flags & VFIO_DMA_UNMAP_FLAG_ALL) {
-		removed = dma->maps;
-		nr = dma->nr;
-		dma->maps = NULL;
-		dma->nr = dma->cap = dma->nr_fds = 0;
-	} else {
-		i = lower_bound(dev, iova);
-		if (i < dma->nr && dma->maps[i].iova == iova && dma->maps[i].size == size) {
-			removed = malloc(sizeof(*removed));
-			if (!removed) {
-				ret = -ENOMEM;
-			} else {
-				removed[0] = dma->maps[i];
-				nr = 1;
-				if (removed[0].fd >= 0)
-					dma->nr_fds--;
-				memmove(&dma->maps[i], &dma->maps[i + 1],
-					(dma->nr - i - 1) * sizeof(*dma->maps));
-				dma->nr--;
-			}
-		} else {
-			ret = -ENOENT;
-		}
-	}
+	removed = dma->maps;
+	nr = dma->nr;
+	dma->maps = NULL;
+	dma->nr = dma->cap = dma->nr_fds = 0;
 	umdev__mutex_unlock(&dev->lock);
 	notify_unmapped(dev, removed, nr);
 	free(removed);
+}
+
+int umdev__dma_unmap(struct umdev__vfio_device *dev, const struct vfio_user_dma_unmap *u,
+		     struct umdev__vfio_reply *reply)
+{
+	struct umdev__dma *dma = &dev->dma;
+	struct umdev__dma_map removed;
+	unsigned int i;
+	int ret = 0;
+
+	if (u->flags & VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP)
+		return -ENOTSUP;
+	if (u->flags & ~(uint32_t)VFIO_DMA_UNMAP_FLAG_ALL)
+		return -EINVAL;
+	if ((u->flags & VFIO_DMA_UNMAP_FLAG_ALL) && (u->addr || u->size))
+		return -EINVAL;
+	reply->payload = malloc(VFIO_USER_DMA_UNMAP_SIZE);
+	if (!reply->payload)
+		return -ENOMEM;
+	umdev__wire_dma_unmap_encode(reply->payload, u); /* the reply echoes the request (§8.3) */
+	reply->len = VFIO_USER_DMA_UNMAP_SIZE;
+	if (u->flags & VFIO_DMA_UNMAP_FLAG_ALL) {
+		umdev__dma_unmap_all(dev);
+		return 0;
+	}
+
+	umdev__mutex_lock(&dev->lock);
+	i = lower_bound(dev, u->addr);
+	if (i < dma->nr && dma->maps[i].iova == u->addr && dma->maps[i].size == u->size) {
+		removed = dma->maps[i];
+		if (removed.fd >= 0)
+			dma->nr_fds--;
+		memmove(&dma->maps[i], &dma->maps[i + 1], (dma->nr - i - 1) * sizeof(*dma->maps));
+		dma->nr--;
+	} else {
+		ret = -ENOENT;
+	}
+	umdev__mutex_unlock(&dev->lock);
+	if (ret == 0)
+		notify_unmapped(dev, &removed, 1);
 	return ret;
 }
 
@@ -256,6 +241,7 @@ bool umdev__dma_reply(struct umdev__vfio_device *dev, uint16_t msg_id, uint32_t 
 		      const uint8_t *payload, size_t len)
 {
 	struct umdev__dma_req *req = NULL;
+	struct vfio_user_dma_rw got;
 	struct umdev_list *pos;
 	int result = 0;
 
@@ -275,17 +261,11 @@ bool umdev__dma_reply(struct umdev__vfio_device *dev, uint16_t msg_id, uint32_t 
 	}
 	if (err) {
 		result = err > 4095 ? -EIO : -(int)err; /* the client's errno */
-	} else if (req->write) {
-		/* address @0 (8), count @8 (4 or 8 bytes: both accepted) */
-		uint64_t count = len == 12 ? le32(payload + 8) : len == 16 ? le64(payload + 8) : 0;
-
-		if ((len != 12 && len != 16) || le64(payload) != req->iova || count != req->len)
-			result = -EIO;
-	} else if (len != 16 + req->len || le64(payload) != req->iova ||
-		   le64(payload + 8) != req->len) {
+	} else if (umdev__wire_dma_rw_reply_decode(payload, len, req->write, &got) < 0 ||
+		   got.addr != req->iova || got.count != req->len) {
 		result = -EIO; /* short, or a different address/count */
-	} else {
-		memcpy(req->buf, payload + 16, req->len);
+	} else if (!req->write) {
+		memcpy(req->buf, got.data, req->len);
 	}
 	umdev_list_del(&req->node);
 	req->result = result;

@@ -154,11 +154,6 @@ static bool is_eventfd(int fd)
 	return strcmp(link, "anon_inode:[eventfd]") == 0;
 }
 
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 #define DATA_MASK (VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_DATA_BOOL | VFIO_IRQ_SET_DATA_EVENTFD)
 #define ACTION_MASK                                                                                \
 	(VFIO_IRQ_SET_ACTION_MASK | VFIO_IRQ_SET_ACTION_UNMASK | VFIO_IRQ_SET_ACTION_TRIGGER)
@@ -168,28 +163,22 @@ static bool one_bit(uint32_t v)
 	return v && !(v & (v - 1));
 }
 
-/* Validation of §8.8, in the listed order. Caller holds dev->lock. */
-static int set_irqs_check(struct umdev__vfio_device *dev, const struct umdev__vfio_msg *msg)
+/*
+ * Validation of §8.8, in the listed order, after the decoder's length and argsz checks.
+ * Caller holds dev->lock.
+ */
+static int set_irqs_check(struct umdev__vfio_device *dev, const struct vfio_user_set_irqs *set,
+			  const struct umdev__vfio_msg *msg)
 {
-	const uint8_t *p = msg->payload;
-	uint32_t argsz, flags, index, start, count, data, action, nr;
+	uint32_t flags = set->flags, index = set->index, start = set->start, count = set->count;
+	uint32_t data = flags & DATA_MASK, action = flags & ACTION_MASK, nr;
 
 	umdev__assert_held(&dev->lock);
-	if (msg->len < 20)
-		return -EINVAL;
-	argsz = le32(p);
-	flags = le32(p + 4);
-	index = le32(p + 8);
-	start = le32(p + 12);
-	count = le32(p + 16);
-	data = flags & DATA_MASK;
-	action = flags & ACTION_MASK;
-	if (argsz < 20 || (flags & ~(DATA_MASK | ACTION_MASK)) || !one_bit(data) ||
-	    !one_bit(action))
+	if ((flags & ~(DATA_MASK | ACTION_MASK)) || !one_bit(data) || !one_bit(action))
 		return -EINVAL;
 	if (index >= VFIO_USER_NUM_IRQS)
 		return -EINVAL;
-	if (data == VFIO_IRQ_SET_DATA_BOOL ? msg->len != 20 + (size_t)count : msg->len != 20)
+	if (set->data_len != (data == VFIO_IRQ_SET_DATA_BOOL ? (size_t)count : 0))
 		return -EINVAL;
 	if (count == 0 && !(start == 0 && data == VFIO_IRQ_SET_DATA_NONE &&
 			    action == VFIO_IRQ_SET_ACTION_TRIGGER))
@@ -221,24 +210,18 @@ static int set_irqs_check(struct umdev__vfio_device *dev, const struct umdev__vf
 	return 0;
 }
 
-int umdev__irq_set(struct umdev__vfio_device *dev, struct umdev__vfio_msg *msg,
-		   struct umdev__irq_change *ret_change)
+int umdev__irq_set(struct umdev__vfio_device *dev, const struct vfio_user_set_irqs *set,
+		   struct umdev__vfio_msg *msg, struct umdev__irq_change *ret_change)
 {
 	struct umdev__irq_change ch = {0};
-	const uint8_t *p = msg->payload;
-	uint32_t flags, index, start, count, data, action;
+	uint32_t index = set->index, start = set->start, count = set->count;
+	uint32_t data = set->flags & DATA_MASK, action = set->flags & ACTION_MASK;
 	int ret;
 
 	umdev__mutex_lock(&dev->lock);
-	ret = set_irqs_check(dev, msg);
+	ret = set_irqs_check(dev, set, msg);
 	if (ret < 0)
 		goto out;
-	flags = le32(p + 4);
-	index = le32(p + 8);
-	start = le32(p + 12);
-	count = le32(p + 16);
-	data = flags & DATA_MASK;
-	action = flags & ACTION_MASK;
 	ch.index = index;
 	ch.start = start;
 	ch.count = count;
@@ -276,7 +259,7 @@ int umdev__irq_set(struct umdev__vfio_device *dev, struct umdev__vfio_msg *msg,
 			for (unsigned int i = 0; i < count; i++) {
 				int fd = *trigger_slot(dev, index, start + i);
 
-				if (data == VFIO_IRQ_SET_DATA_BOOL && !p[20 + i])
+				if (data == VFIO_IRQ_SET_DATA_BOOL && !set->data[i])
 					continue;
 				if (index <= VFIO_PCI_MSIX_IRQ_INDEX)
 					signal_trigger(dev, fd); /* counted (T-56) */
@@ -298,7 +281,7 @@ int umdev__irq_set(struct umdev__vfio_device *dev, struct umdev__vfio_msg *msg,
 		}
 		goto out;
 	}
-	if (data == VFIO_IRQ_SET_DATA_BOOL && !p[20])
+	if (data == VFIO_IRQ_SET_DATA_BOOL && !set->data[0])
 		goto out;
 	if (action == VFIO_IRQ_SET_ACTION_MASK) {
 		ch.action = UMDEV_IRQ_MASKED;
@@ -326,7 +309,7 @@ void umdev__irq_msi_eval(struct umdev__vfio_device *dev)
 		pending_off = dev->pci.msi_offset + ((dev->pci.msi_flags & UMDEV_PCI_MSI_64BIT)
 							 ? PCI_MSI_PENDING_64
 							 : PCI_MSI_PENDING_32);
-		if (!(le32(dev->pci.cfg + pending_off) & (1u << v)))
+		if (!(wire_get32(dev->pci.cfg + pending_off) & (1u << v)))
 			continue;
 		umdev__pci_msi_set_pending(&dev->pci, v, false);
 		signal_trigger(dev, dev->irq.msi_trigger[v]); /* delivered on unmask (§9.4) */

@@ -41,57 +41,7 @@
 #include "list.h"
 #include "lockdep.h"
 #include "vfio.h"
-
-/* ---- wire constants (vfio-user.md §6, §8) ---- */
-
-#define VFIO_USER_HDR_SIZE 16u
-#define VFIO_USER_MAX_DATA_XFER 1048576u
-#define VFIO_USER_MAX_MSG_SIZE (16u + 16u + VFIO_USER_MAX_DATA_XFER)
-#define VFIO_USER_MAX_MSG_FDS 8u
-#define VFIO_USER_PGSIZE 4096u
-#define VFIO_USER_JSON_DEPTH 16
-#define VFIO_USER_MAX_WR_CNT 200u
-#define VFIO_USER_RX_FDS_MAX 32u /* fds kept per message; more are closed at once */
-/*
- * fd-backed DMA mappings per session: beyond it DMA_MAP with an fd gets ENOSPC, the map limit's
- * errno (§6.4; fd-less maps are bounded by max_dma_maps alone). A VMM maps guest RAM with a
- * few fds (libvfio-user servers accept 16 regions in all); 1,024 would fill a 1024-fd table.
- * With it, the fds one session can make the daemon hold are bounded (I4): 64 DMA fds, 36 irq
- * eventfds (INTx trigger and unmask, 32 MSI, ERR, REQ; each assignment replaces), the fds of
- * the one message being read (VFIO_USER_RX_FDS_MAX), 4 queued for the client (server.c), the
- * connection and its twin socket: 138. Extra connections hold one fd each, their fds are
- * closed as they arrive (server.c).
- */
-#define VFIO_USER_MAX_DMA_FDS 64u
-
-#define VFIO_USER_F_TYPE_MASK 0xfu
-#define VFIO_USER_F_TYPE_COMMAND 0x0u
-#define VFIO_USER_F_TYPE_REPLY 0x1u
-#define VFIO_USER_F_NO_REPLY 0x10u
-#define VFIO_USER_F_ERROR 0x20u
-
-enum vfio_user_command {
-	VFIO_USER_VERSION = 1,
-	VFIO_USER_DMA_MAP = 2,
-	VFIO_USER_DMA_UNMAP = 3,
-	VFIO_USER_DEVICE_GET_INFO = 4,
-	VFIO_USER_DEVICE_GET_REGION_INFO = 5,
-	VFIO_USER_DEVICE_GET_REGION_IO_FDS = 6,
-	VFIO_USER_DEVICE_GET_IRQ_INFO = 7,
-	VFIO_USER_DEVICE_SET_IRQS = 8,
-	VFIO_USER_REGION_READ = 9,
-	VFIO_USER_REGION_WRITE = 10,
-	VFIO_USER_DMA_READ = 11,
-	VFIO_USER_DMA_WRITE = 12,
-	VFIO_USER_DEVICE_RESET = 13,
-	VFIO_USER_REGION_WRITE_MULTI = 15,
-	VFIO_USER_DEVICE_FEATURE = 16,
-	VFIO_USER_MIG_DATA_READ = 17,
-	VFIO_USER_MIG_DATA_WRITE = 18,
-};
-
-#define VFIO_USER_NUM_REGIONS 9u
-#define VFIO_USER_NUM_IRQS 5u
+#include "wire.h"
 
 /* ---- PCI helper (pci.c, vfio-user.md §9.3) ---- */
 
@@ -369,6 +319,20 @@ struct umdev__vfio_reply {
 	unsigned int nr_fds;
 };
 
+/* A command's payload as the command table's decoder left it (session.c, wire.h). */
+union umdev__vfio_args {
+	struct vfio_user_version version;
+	struct vfio_user_dma_map dma_map;
+	struct vfio_user_dma_unmap dma_unmap;
+	uint32_t argsz; /* DEVICE_GET_INFO */
+	struct vfio_region_info region_info;
+	struct vfio_user_region_io_fds io_fds;
+	struct vfio_irq_info irq_info;
+	struct vfio_user_set_irqs set_irqs;
+	struct vfio_user_region_access access; /* REGION_READ, REGION_WRITE */
+	uint64_t wr_cnt; /* REGION_WRITE_MULTI: entries via umdev__wire_write_multi_entry() */
+};
+
 enum umdev__session_state {
 	VFIO_SESSION_HANDSHAKE,
 	VFIO_SESSION_ACTIVE,
@@ -413,7 +377,8 @@ struct umdev__vfio_session *umdev__vfio_session_new(struct umdev__vfio_device *d
 void umdev__vfio_session_free(struct umdev__vfio_session *s);
 void umdev__vfio_msg_close_fds(struct umdev__vfio_msg *msg);
 void umdev__vfio_reply_free(struct umdev__vfio_reply *reply);
-/* Check the 16-byte header. Return: 0, or -EINVAL / -E2BIG (fatal: close after reply). */
+/* Check the 16-byte header's msg_size. Return: 0, or -EINVAL / -E2BIG (fatal: close after
+ * reply). The same as umdev__wire_check_size(); kept for the unit tests. */
 int umdev__vfio_check_header(uint32_t msg_size);
 /* command handlers outside session.c; they take dev->lock themselves */
 /* What SET_IRQS changed, for the driver's set_irqs callback; action 0: nothing. */
@@ -421,13 +386,19 @@ struct umdev__irq_change {
 	unsigned int index, start, count;
 	enum umdev_irq_action action;
 };
-int umdev__irq_set(struct umdev__vfio_device *dev, struct umdev__vfio_msg *msg,
-		   struct umdev__irq_change *ret_change);
+/* SET_IRQS @set (decoded by the command table) with the fds of @msg */
+int umdev__irq_set(struct umdev__vfio_device *dev, const struct vfio_user_set_irqs *set,
+		   struct umdev__vfio_msg *msg, struct umdev__irq_change *ret_change);
 /* the unmask eventfd @fd polled readable (server thread): drain it, then unmask (§8.8) */
 void umdev__irq_unmask_event(struct umdev__vfio_device *dev, int fd);
-int umdev__dma_map(struct umdev__vfio_device *dev, struct umdev__vfio_msg *msg);
-int umdev__dma_unmap(struct umdev__vfio_device *dev, struct umdev__vfio_msg *msg,
+/* DMA_MAP @m with the fd of @msg, if any (adopted on success) */
+int umdev__dma_map(struct umdev__vfio_device *dev, const struct vfio_user_dma_map *m,
+		   struct umdev__vfio_msg *msg);
+/* DMA_UNMAP @u; the reply echoes it */
+int umdev__dma_unmap(struct umdev__vfio_device *dev, const struct vfio_user_dma_unmap *u,
 		     struct umdev__vfio_reply *reply);
+/* Remove every mapping, telling the driver of each (DMA_UNMAP's FLAG_ALL, §4.4 step 2). */
+void umdev__dma_unmap_all(struct umdev__vfio_device *dev);
 /* server thread main loop (server.c) */
 void *umdev__vfio_server_thread(void *arg);
 

@@ -117,11 +117,6 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 static void rx_init(struct rx *rx, bool discard, bool drop_fds)
 {
 	memset(rx, 0, sizeof(*rx));
@@ -198,8 +193,8 @@ static enum rx_result rx_step(int fd, struct rx *rx)
 		if (rx->have == VFIO_USER_HDR_SIZE) {
 			int ret;
 
-			rx->msg_size = le32(rx->hdr + 4);
-			ret = umdev__vfio_check_header(rx->msg_size);
+			rx->msg_size = umdev__wire_hdr_size(rx->hdr);
+			ret = umdev__wire_check_size(rx->msg_size);
 			if (ret == -EINVAL)
 				return RX_SMALL;
 			if (ret == -E2BIG)
@@ -291,7 +286,7 @@ err_close:
 
 static size_t msg_len_at(const struct outq *q, size_t off)
 {
-	return le32(q->buf + off + 4);
+	return umdev__wire_hdr_size(q->buf + off);
 }
 
 /* Index in q->fds of the fd carried by the message at @off, or -1. */
@@ -408,19 +403,12 @@ static int outq_flush(struct outq *q, int fd)
 static int queue_reply(struct outq *q, const uint8_t *req_hdr, int err,
 		       struct umdev__vfio_reply *reply)
 {
-	uint8_t hdr[VFIO_USER_HDR_SIZE] = {0};
+	uint8_t hdr[VFIO_USER_HDR_SIZE];
 	size_t len = err ? 0 : reply->len;
-	uint32_t size = (uint32_t)(VFIO_USER_HDR_SIZE + len);
-	uint32_t flags = VFIO_USER_F_TYPE_REPLY | (err ? VFIO_USER_F_ERROR : 0);
 	unsigned int nr_fds = 0;
 	int ret;
 
-	memcpy(hdr, req_hdr, 4); /* msg_id and command, echoed */
-	for (int i = 0; i < 4; i++) {
-		hdr[4 + i] = (uint8_t)(size >> (8 * i));
-		hdr[8 + i] = (uint8_t)(flags >> (8 * i));
-		hdr[12 + i] = (uint8_t)((uint32_t)err >> (8 * i));
-	}
+	umdev__wire_reply_hdr(hdr, req_hdr, len, (uint32_t)err);
 	if (!err && reply->nr_fds)
 		nr_fds = reply->nr_fds; /* 1: the queue takes it over */
 	ret = outq_push(q, hdr, err ? NULL : reply->payload, len, reply->fds, nr_fds);
@@ -442,9 +430,11 @@ static int dma_send(struct server *sv)
 	umdev__mutex_lock(&dev->lock);
 	umdev_list_for_each(pos, &dev->dma_reqs) {
 		struct umdev__dma_req *req = umdev_list_entry(pos, struct umdev__dma_req, node);
-		uint8_t hdr[VFIO_USER_HDR_SIZE] = {0}, *p;
-		size_t len = 16 + (req->write ? req->len : 0);
-		uint32_t size = (uint32_t)(VFIO_USER_HDR_SIZE + len);
+		struct vfio_user_dma_rw rw = {
+		    .addr = req->iova, .count = req->len, .data = req->buf};
+		size_t len = umdev__wire_dma_rw_req_size(req->write, req->len);
+		struct vfio_user_header h = {.flags = VFIO_USER_F_TYPE_COMMAND};
+		uint8_t hdr[VFIO_USER_HDR_SIZE], *p;
 
 		if (req->sent)
 			continue;
@@ -454,17 +444,12 @@ static int dma_send(struct server *sv)
 			break;
 		}
 		req->msg_id = sv->dma_msg_id++;
-		for (int i = 0; i < 8; i++) {
-			p[i] = (uint8_t)(req->iova >> (8 * i));
-			p[8 + i] = (uint8_t)((uint64_t)req->len >> (8 * i));
-		}
-		if (req->write) /* copied now: the waiter's buffer is valid under dev->lock */
-			memcpy(p + 16, req->buf, req->len);
-		hdr[0] = (uint8_t)req->msg_id;
-		hdr[1] = (uint8_t)(req->msg_id >> 8);
-		hdr[2] = req->write ? VFIO_USER_DMA_WRITE : VFIO_USER_DMA_READ;
-		for (int i = 0; i < 4; i++)
-			hdr[4 + i] = (uint8_t)(size >> (8 * i)); /* flags 0: a command */
+		/* DMA_WRITE's data copied now: the waiter's buffer is valid under dev->lock */
+		umdev__wire_dma_rw_req_encode(p, req->write, &rw);
+		h.msg_id = req->msg_id;
+		h.command = req->write ? VFIO_USER_DMA_WRITE : VFIO_USER_DMA_READ;
+		h.msg_size = (uint32_t)(VFIO_USER_HDR_SIZE + len);
+		umdev__wire_hdr_encode(hdr, &h); /* flags 0: a command */
 		ret = outq_push(q, hdr, p, len, NULL, 0);
 		free(p);
 		if (ret < 0)
@@ -497,11 +482,13 @@ static void session_end(struct server *sv)
 /* A reply (type 1) from the client: the answer to a DMA request, or discarded (§6.2). */
 static void route_reply(struct server *sv, struct rx *rx)
 {
-	uint32_t err = le32(rx->hdr + 8) & VFIO_USER_F_ERROR ? le32(rx->hdr + 12) : 0;
+	struct vfio_user_header h;
+	uint32_t err = 0;
 
-	if ((le32(rx->hdr + 8) & VFIO_USER_F_ERROR) && !err)
-		err = EIO; /* an error reply without an errno */
-	(void)umdev__dma_reply(sv->dev, (uint16_t)(rx->hdr[0] | rx->hdr[1] << 8), err, rx->payload,
+	umdev__wire_hdr_decode(rx->hdr, &h);
+	if (h.flags & VFIO_USER_F_ERROR)
+		err = h.error ? h.error : EIO; /* an error reply without an errno: EIO */
+	(void)umdev__dma_reply(sv->dev, h.msg_id, err, rx->payload,
 			       rx->msg_size - VFIO_USER_HDR_SIZE);
 }
 
@@ -513,14 +500,16 @@ static bool session_message(struct server *sv)
 	struct rx *rx = &sv->rx;
 	bool fatal = false, no_reply;
 	uint8_t hdr[VFIO_USER_HDR_SIZE];
+	struct vfio_user_header h;
 	int ret;
 
 	memcpy(hdr, rx->hdr, sizeof(hdr));
-	msg.msg_id = (uint16_t)(hdr[0] | hdr[1] << 8);
-	msg.command = (uint16_t)(hdr[2] | hdr[3] << 8);
-	msg.msg_size = rx->msg_size;
-	msg.flags = le32(hdr + 8);
-	msg.error = le32(hdr + 12);
+	umdev__wire_hdr_decode(hdr, &h);
+	msg.msg_id = h.msg_id;
+	msg.command = h.command;
+	msg.msg_size = h.msg_size;
+	msg.flags = h.flags;
+	msg.error = h.error;
 	msg.payload = rx->payload;
 	msg.len = rx->msg_size - VFIO_USER_HDR_SIZE;
 	memcpy(msg.fds, rx->fds, sizeof(msg.fds));
@@ -578,7 +567,7 @@ static void session_readable(struct server *sv)
 		if (r == RX_SMALL || r == RX_BIG) {
 			struct umdev__vfio_reply none = {0};
 
-			if (!(le32(sv->rx.hdr + 8) & VFIO_USER_F_NO_REPLY))
+			if (!(umdev__wire_hdr_flags(sv->rx.hdr) & VFIO_USER_F_NO_REPLY))
 				(void)queue_reply(&sv->out, sv->rx.hdr,
 						  r == RX_SMALL ? EINVAL : E2BIG, &none);
 			session_end(sv);
@@ -605,7 +594,8 @@ static void twin_readable(struct server *sv)
 			session_end(sv);
 			return;
 		}
-		if ((le32(sv->twin_rx.hdr + 8) & VFIO_USER_F_TYPE_MASK) == VFIO_USER_F_TYPE_REPLY &&
+		if ((umdev__wire_hdr_flags(sv->twin_rx.hdr) & VFIO_USER_F_TYPE_MASK) ==
+			VFIO_USER_F_TYPE_REPLY &&
 		    !sv->twin_rx.ctrunc)
 			route_reply(sv, &sv->twin_rx);
 		rx_clear(&sv->twin_rx);
@@ -687,21 +677,16 @@ static void busy_readable(struct server *sv, unsigned int i)
 {
 	struct busy *b = &sv->busy[i];
 	enum rx_result r = rx_step(b->fd, &b->rx);
-	struct umdev__vfio_reply none = {0};
 
 	if (r == RX_MORE)
 		return;
-	if (r != RX_EOF && !(le32(b->rx.hdr + 8) & VFIO_USER_F_NO_REPLY)) {
+	if (r != RX_EOF && !(umdev__wire_hdr_flags(b->rx.hdr) & VFIO_USER_F_NO_REPLY)) {
 		/* never blocks the session: a full socket buffer just loses the reply */
-		uint8_t hdr[VFIO_USER_HDR_SIZE] = {0};
+		uint8_t hdr[VFIO_USER_HDR_SIZE];
 
-		memcpy(hdr, b->rx.hdr, 4);
-		hdr[4] = VFIO_USER_HDR_SIZE;
-		hdr[8] = VFIO_USER_F_TYPE_REPLY | VFIO_USER_F_ERROR;
-		hdr[12] = EBUSY;
+		umdev__wire_reply_hdr(hdr, b->rx.hdr, 0, EBUSY);
 		(void)send(b->fd, hdr, sizeof(hdr), MSG_DONTWAIT | MSG_NOSIGNAL);
 	}
-	(void)none;
 	busy_drop(sv, i);
 }
 

@@ -35,34 +35,6 @@ enum {
 	VFIO_CAP_TWIN_SOCKET, /* proposed {"supported":true} */
 };
 
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t le64(const uint8_t *p)
-{
-	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)v);
-	put32(p + 4, (uint32_t)(v >> 32));
-}
-
 static uint64_t now_ms(void)
 {
 	struct timespec ts;
@@ -124,11 +96,7 @@ void umdev__vfio_msg_close_fds(struct umdev__vfio_msg *msg)
 
 int umdev__vfio_check_header(uint32_t msg_size)
 {
-	if (msg_size < VFIO_USER_HDR_SIZE)
-		return -EINVAL;
-	if (msg_size > VFIO_USER_MAX_MSG_SIZE)
-		return -E2BIG;
-	return 0;
+	return umdev__wire_check_size(msg_size);
 }
 
 /* A driver's count-or-errno result (§8.9): a short count or a non-errno is -EIO. */
@@ -181,9 +149,6 @@ static int device_reset(struct umdev__vfio_device *dev)
 void umdev__vfio_session_free(struct umdev__vfio_session *s)
 {
 	struct umdev__vfio_device *dev;
-	struct umdev__vfio_msg unmap_all = {0};
-	struct umdev__vfio_reply r = {0};
-	uint8_t req[24] = {24, 0, 0, 0, VFIO_DMA_UNMAP_FLAG_ALL};
 
 	if (!s)
 		return;
@@ -192,10 +157,7 @@ void umdev__vfio_session_free(struct umdev__vfio_session *s)
 		umdev__mutex_lock(&dev->lock);
 		umdev__dma_abort_all(dev); /* step 1: waiting transfers fail -ENOTCONN */
 		umdev__mutex_unlock(&dev->lock);
-		unmap_all.payload = req;
-		unmap_all.len = sizeof(req);
-		(void)umdev__dma_unmap(dev, &unmap_all, &r); /* step 2, with notifications */
-		umdev__vfio_reply_free(&r);
+		umdev__dma_unmap_all(dev); /* step 2, with notifications */
 		umdev__mutex_lock(&dev->lock);
 		umdev__irq_release_all(dev); /* step 3 */
 		umdev__mutex_unlock(&dev->lock);
@@ -360,34 +322,30 @@ static int version_reply(const struct umdev__vfio_caps *caps, bool twin,
 	if (!text)
 		goto out;
 	tlen = strlen(text) + 1; /* NUL-terminated: QEMU reads the last byte as the NUL */
-	ret = reply_alloc(reply, 4 + tlen);
+	ret = reply_alloc(reply, umdev__wire_version_size(tlen));
 	if (ret < 0)
 		goto out;
-	reply->payload[0] = (uint8_t)caps->major;
-	reply->payload[2] = (uint8_t)caps->minor;
-	memcpy(reply->payload + 4, text, tlen);
+	umdev__wire_version_encode(reply->payload, (uint16_t)caps->major, (uint16_t)caps->minor,
+				   text, tlen);
 out:
 	json_object_put(root);
 	return ret;
 }
 
 static int handle_version(struct umdev__vfio_session *s, struct umdev__vfio_msg *msg,
-			  struct umdev__vfio_reply *reply)
+			  const union umdev__vfio_args *a, struct umdev__vfio_reply *reply)
 {
 	struct umdev__vfio_device *dev = s->dev;
 	struct umdev__vfio_caps caps = s->caps;
+	uint16_t minor = a->version.minor;
 	int twin[2] = {-1, -1};
-	uint16_t major, minor;
 	bool want_twin;
 	int ret;
 
-	if (msg->len < 4 || msg->nr_fds_total)
+	(void)msg;
+	if (a->version.major != 0)
 		return -EINVAL;
-	major = (uint16_t)(msg->payload[0] | msg->payload[1] << 8);
-	minor = (uint16_t)(msg->payload[2] | msg->payload[3] << 8);
-	if (major != 0)
-		return -EINVAL;
-	ret = version_parse(msg->payload + 4, msg->len - 4, &caps);
+	ret = version_parse(a->version.caps, a->version.caps_len, &caps);
 	if (ret < 0)
 		return ret;
 	caps.major = 0;
@@ -438,47 +396,48 @@ err_close_twin:
 
 /* ---- information (§8.4-§8.7) ---- */
 
-static int handle_get_info(struct umdev__vfio_msg *msg, struct umdev__vfio_reply *reply)
+static int handle_get_info(struct umdev__vfio_session *s, struct umdev__vfio_msg *msg,
+			   const union umdev__vfio_args *a, struct umdev__vfio_reply *reply)
 {
+	const struct vfio_device_info info = {
+	    .argsz = VFIO_USER_DEVICE_INFO_SIZE,
+	    .flags = VFIO_DEVICE_FLAGS_RESET | VFIO_DEVICE_FLAGS_PCI,
+	    .num_regions = VFIO_USER_NUM_REGIONS,
+	    .num_irqs = VFIO_USER_NUM_IRQS,
+	};
 	int ret;
 
-	if (msg->len < 16 || le32(msg->payload) < 16 || msg->nr_fds_total)
-		return -EINVAL;
-	ret = reply_alloc(reply, 16);
+	(void)s, (void)msg, (void)a;
+	ret = reply_alloc(reply, VFIO_USER_DEVICE_INFO_SIZE);
 	if (ret < 0)
 		return ret;
-	put32(reply->payload, 16);
-	put32(reply->payload + 4, VFIO_DEVICE_FLAGS_RESET | VFIO_DEVICE_FLAGS_PCI);
-	put32(reply->payload + 8, VFIO_USER_NUM_REGIONS);
-	put32(reply->payload + 12, VFIO_USER_NUM_IRQS);
+	umdev__wire_device_info_encode(reply->payload, &info);
 	return 0;
 }
 
 static int handle_region_info(struct umdev__vfio_session *s, struct umdev__vfio_msg *msg,
-			      struct umdev__vfio_reply *reply)
+			      const union umdev__vfio_args *a, struct umdev__vfio_reply *reply)
 {
 	struct umdev__vfio_device *dev = s->dev;
 	struct umdev__vfio_mmap area = {.fd = -1};
-	uint32_t index, flags, argsz, full = 32;
-	uint64_t size;
+	struct vfio_region_info ri = {.index = a->region_info.index};
+	struct vfio_region_sparse_mmap_area sparse;
+	uint32_t argsz = a->region_info.argsz, full = VFIO_USER_REGION_INFO_SIZE;
 	int ret, fd = -1;
 
-	if (msg->len < 32 || le32(msg->payload) < 32 || msg->nr_fds_total)
-		return -EINVAL;
-	argsz = le32(msg->payload);
-	index = le32(msg->payload + 8);
-	if (index >= VFIO_USER_NUM_REGIONS)
+	(void)msg;
+	if (ri.index >= VFIO_USER_NUM_REGIONS)
 		return -EINVAL;
 	umdev__mutex_lock(&dev->lock);
-	size = umdev__pci_region_size(&dev->pci, index);
-	flags = umdev__pci_region_flags(&dev->pci, index);
+	ri.size = umdev__pci_region_size(&dev->pci, ri.index);
+	ri.flags = umdev__pci_region_flags(&dev->pci, ri.index);
 	/* §8.5 fd rule: MMAP only with a driver fd and a client accepting fds */
-	if (index < 6 && dev->mmap[index].fd >= 0 && s->caps.max_msg_fds > 0 &&
-	    dev->mmap[index].offset + dev->mmap[index].size <= size)
-		area = dev->mmap[index];
+	if (ri.index < 6 && dev->mmap[ri.index].fd >= 0 && s->caps.max_msg_fds > 0 &&
+	    dev->mmap[ri.index].offset + dev->mmap[ri.index].size <= ri.size)
+		area = dev->mmap[ri.index];
 	if (area.fd >= 0) {
-		flags |= VFIO_REGION_INFO_FLAG_MMAP; /* a region property: even when truncated */
-		full = 32 + 16 + 16; /* header, one sparse area */
+		ri.flags |= VFIO_REGION_INFO_FLAG_MMAP; /* a region property: even when truncated */
+		full = VFIO_USER_REGION_INFO_SPARSE_SIZE;
 		if (argsz >= full) {
 			fd = fcntl(area.fd, F_DUPFD_CLOEXEC, 0);
 			if (fd < 0) {
@@ -489,79 +448,69 @@ static int handle_region_info(struct umdev__vfio_session *s, struct umdev__vfio_
 		}
 	}
 	umdev__mutex_unlock(&dev->lock);
-	ret = reply_alloc(reply, argsz >= full ? full : 32);
+	ret = reply_alloc(reply, argsz >= full ? full : VFIO_USER_REGION_INFO_SIZE);
 	if (ret < 0) {
 		if (fd >= 0)
 			close(fd);
 		return ret;
 	}
-	put32(reply->payload, full);
-	put32(reply->payload + 8, index);
-	put64(reply->payload + 16, size); /* offset @24: 0, the fd maps the region from 0 */
-	if (fd >= 0) {
-		/* the complete reply: CAPS, the sparse-mmap capability and the region's fd */
-		flags |= VFIO_REGION_INFO_FLAG_CAPS;
-		put32(reply->payload + 12, 32);
-		put16(reply->payload + 32, VFIO_REGION_INFO_CAP_SPARSE_MMAP);
-		put16(reply->payload + 34, 1); /* version */
-		put32(reply->payload + 36, 0); /* next: end of chain */
-		put32(reply->payload + 40, 1); /* nr_areas */
-		put64(reply->payload + 48, area.offset);
-		put64(reply->payload + 56, area.size);
-		reply->fds[0] = fd;
-		reply->nr_fds = 1;
+	ri.argsz = full; /* offset 0: the fd maps the region from 0 */
+	if (fd < 0) {
+		/* truncated (argsz < full) or no area: 32 bytes, CAPS clear, no fd */
+		umdev__wire_region_info_encode(reply->payload, &ri, NULL);
+		return 0;
 	}
-	/* truncated (argsz < full): 32 bytes, CAPS clear, cap_offset 0, no fd */
-	put32(reply->payload + 4, flags);
+	/* the complete reply: CAPS, the sparse-mmap capability and the region's fd */
+	ri.flags |= VFIO_REGION_INFO_FLAG_CAPS;
+	ri.cap_offset = VFIO_USER_REGION_INFO_SIZE;
+	sparse.offset = area.offset;
+	sparse.size = area.size;
+	umdev__wire_region_info_encode(reply->payload, &ri, &sparse);
+	reply->fds[0] = fd;
+	reply->nr_fds = 1;
 	return 0;
 }
 
-static int handle_region_io_fds(struct umdev__vfio_device *dev, struct umdev__vfio_msg *msg,
-				struct umdev__vfio_reply *reply)
+static int handle_region_io_fds(struct umdev__vfio_session *s, struct umdev__vfio_msg *msg,
+				const union umdev__vfio_args *a, struct umdev__vfio_reply *reply)
 {
-	uint32_t index;
+	struct vfio_user_region_io_fds r = {.argsz = VFIO_USER_REGION_IO_FDS_SIZE};
 	uint64_t size;
 	int ret;
 
-	if (msg->len < 16 || le32(msg->payload) < 16 || msg->nr_fds_total)
+	(void)msg;
+	if (a->io_fds.flags || a->io_fds.count || a->io_fds.index >= VFIO_USER_NUM_REGIONS)
 		return -EINVAL;
-	index = le32(msg->payload + 8);
-	if (le32(msg->payload + 4) || le32(msg->payload + 12) || index >= VFIO_USER_NUM_REGIONS)
-		return -EINVAL;
-	umdev__mutex_lock(&dev->lock);
-	size = umdev__pci_region_size(&dev->pci, index);
-	umdev__mutex_unlock(&dev->lock);
+	r.index = a->io_fds.index;
+	umdev__mutex_lock(&s->dev->lock);
+	size = umdev__pci_region_size(&s->dev->pci, r.index);
+	umdev__mutex_unlock(&s->dev->lock);
 	if (!size)
 		return -EINVAL;
-	ret = reply_alloc(reply, 16);
+	ret = reply_alloc(reply, VFIO_USER_REGION_IO_FDS_SIZE);
 	if (ret < 0)
 		return ret;
-	put32(reply->payload, 16);
-	put32(reply->payload + 8, index);
+	umdev__wire_region_io_fds_encode(reply->payload, &r); /* no io fds: count 0 */
 	return 0;
 }
 
-static int handle_irq_info(struct umdev__vfio_device *dev, struct umdev__vfio_msg *msg,
-			   struct umdev__vfio_reply *reply)
+static int handle_irq_info(struct umdev__vfio_session *s, struct umdev__vfio_msg *msg,
+			   const union umdev__vfio_args *a, struct umdev__vfio_reply *reply)
 {
-	uint32_t index, count;
+	struct vfio_irq_info ii = {.argsz = VFIO_USER_IRQ_INFO_SIZE, .index = a->irq_info.index};
 	int ret;
 
-	if (msg->len < 16 || le32(msg->payload) < 16 || msg->nr_fds_total)
+	(void)msg;
+	if (ii.index >= VFIO_USER_NUM_IRQS)
 		return -EINVAL;
-	index = le32(msg->payload + 8);
-	if (index >= VFIO_USER_NUM_IRQS)
-		return -EINVAL;
-	umdev__mutex_lock(&dev->lock);
-	count = umdev__irq_count(dev, index);
-	umdev__mutex_unlock(&dev->lock);
-	ret = reply_alloc(reply, 16);
+	umdev__mutex_lock(&s->dev->lock);
+	ii.count = umdev__irq_count(s->dev, ii.index);
+	umdev__mutex_unlock(&s->dev->lock);
+	ii.flags = umdev__irq_flags(ii.index);
+	ret = reply_alloc(reply, VFIO_USER_IRQ_INFO_SIZE);
 	if (ret < 0)
 		return ret;
-	put32(reply->payload, 16);
-	put32(reply->payload + 4, umdev__irq_flags(index));
-	put32(reply->payload + 8, index);
-	put32(reply->payload + 12, count);
+	umdev__wire_irq_info_encode(reply->payload, &ii);
 	return 0;
 }
 
@@ -616,122 +565,117 @@ static int region_write(struct umdev__vfio_device *dev, uint32_t region, uint64_
 }
 
 static int handle_region_read(struct umdev__vfio_session *s, struct umdev__vfio_msg *msg,
-			      struct umdev__vfio_reply *reply)
+			      const union umdev__vfio_args *a, struct umdev__vfio_reply *reply)
 {
 	struct umdev__vfio_device *dev = s->dev;
-	uint64_t offset;
-	uint32_t region, count;
+	const struct vfio_user_region_access *ra = &a->access;
+	uint8_t *data;
 	ssize_t r;
 	int ret;
 
-	if (msg->len != 16 || msg->nr_fds_total)
-		return -EINVAL;
-	offset = le64(msg->payload);
-	region = le32(msg->payload + 8);
-	count = le32(msg->payload + 12);
-	if (count > VFIO_USER_MAX_DATA_XFER)
-		return -E2BIG;
-	ret = access_check(dev, region, offset, count, VFIO_REGION_INFO_FLAG_READ);
+	(void)msg;
+	ret = access_check(dev, ra->region, ra->offset, ra->count, VFIO_REGION_INFO_FLAG_READ);
 	if (ret < 0)
 		return ret;
-	ret = reply_alloc(reply, 16 + (size_t)count);
+	ret = reply_alloc(reply, VFIO_USER_REGION_ACCESS_SIZE + (size_t)ra->count);
 	if (ret < 0)
 		return ret;
-	memcpy(reply->payload, msg->payload, 16);
-	if (count == 0)
+	umdev__wire_region_access_encode(reply->payload, ra);
+	data = reply->payload + VFIO_USER_REGION_ACCESS_SIZE;
+	if (ra->count == 0)
 		return 0;
-	if (region == VFIO_PCI_CONFIG_REGION_INDEX) {
+	if (ra->region == VFIO_PCI_CONFIG_REGION_INDEX) {
 		umdev__mutex_lock(&dev->lock);
-		umdev__pci_read(&dev->pci, (unsigned int)offset, reply->payload + 16, count);
+		umdev__pci_read(&dev->pci, (unsigned int)ra->offset, data, ra->count);
 		umdev__mutex_unlock(&dev->lock);
 		return 0;
 	}
 	umdev__assert_not_held(&dev->lock); /* no vfio lock across a callback */
 	umdev__vfio_in_callback = true;
-	r = dev->ops->region_read(dev->mdev, region, offset, reply->payload + 16, count);
+	r = dev->ops->region_read(dev->mdev, ra->region, ra->offset, data, ra->count);
 	umdev__vfio_in_callback = false;
-	ret = driver_result(r, count);
+	ret = driver_result(r, ra->count);
 	if (ret < 0)
 		umdev__vfio_reply_free(reply);
 	return ret;
 }
 
 static int handle_region_write(struct umdev__vfio_session *s, struct umdev__vfio_msg *msg,
-			       struct umdev__vfio_reply *reply)
+			       const union umdev__vfio_args *a, struct umdev__vfio_reply *reply)
 {
 	struct umdev__vfio_device *dev = s->dev;
-	uint64_t offset;
-	uint32_t region, count;
+	const struct vfio_user_region_access *wa = &a->access;
 	int ret;
 
-	if (msg->len < 16 || msg->nr_fds_total)
-		return -EINVAL;
-	offset = le64(msg->payload);
-	region = le32(msg->payload + 8);
-	count = le32(msg->payload + 12);
-	if (msg->len != 16 + (size_t)count)
-		return -EINVAL;
-	if (count > VFIO_USER_MAX_DATA_XFER)
-		return -E2BIG;
-	ret = access_check(dev, region, offset, count, VFIO_REGION_INFO_FLAG_WRITE);
+	(void)msg;
+	ret = access_check(dev, wa->region, wa->offset, wa->count, VFIO_REGION_INFO_FLAG_WRITE);
 	if (ret < 0)
 		return ret;
-	ret = region_write(dev, region, offset, msg->payload + 16, count);
+	ret = region_write(dev, wa->region, wa->offset, wa->data, wa->count);
 	if (ret < 0)
 		return ret;
-	ret = reply_alloc(reply, 16);
+	ret = reply_alloc(reply, VFIO_USER_REGION_ACCESS_SIZE);
 	if (ret < 0)
 		return ret;
-	memcpy(reply->payload, msg->payload, 16);
+	umdev__wire_region_access_encode(reply->payload, wa);
 	return 0;
 }
 
 static int handle_region_write_multi(struct umdev__vfio_session *s, struct umdev__vfio_msg *msg,
+				     const union umdev__vfio_args *a,
 				     struct umdev__vfio_reply *reply)
 {
 	struct umdev__vfio_device *dev = s->dev;
-	uint64_t wr_cnt, i;
+	struct vfio_user_region_access e;
+	uint64_t i;
 	int ret;
 
-	if (!s->caps.write_multiple)
-		return -ENOTSUP;
-	if (msg->len < 8 || msg->nr_fds_total)
-		return -EINVAL;
-	wr_cnt = le64(msg->payload);
-	if (wr_cnt < 1 || wr_cnt > VFIO_USER_MAX_WR_CNT || msg->len != 8 + 24 * wr_cnt)
-		return -EINVAL;
-	for (i = 0; i < wr_cnt; i++) { /* every entry before any is applied */
-		const uint8_t *e = msg->payload + 8 + 24 * i;
-		uint32_t count = le32(e + 12);
-
-		if (count < 1 || count > 8)
+	for (i = 0; i < a->wr_cnt; i++) { /* every entry before any is applied */
+		umdev__wire_write_multi_entry(msg->payload, i, &e);
+		if (e.count < 1 || e.count > 8)
 			return -EINVAL;
-		ret = access_check(dev, le32(e + 8), le64(e), count, VFIO_REGION_INFO_FLAG_WRITE);
+		ret = access_check(dev, e.region, e.offset, e.count, VFIO_REGION_INFO_FLAG_WRITE);
 		if (ret < 0)
 			return ret;
 	}
-	for (i = 0; i < wr_cnt; i++) {
-		const uint8_t *e = msg->payload + 8 + 24 * i;
-
-		ret = region_write(dev, le32(e + 8), le64(e), e + 16, le32(e + 12));
+	for (i = 0; i < a->wr_cnt; i++) {
+		umdev__wire_write_multi_entry(msg->payload, i, &e);
+		ret = region_write(dev, e.region, e.offset, e.data, e.count);
 		if (ret < 0)
 			return ret; /* earlier entries stay applied (I3 exception) */
 	}
-	ret = reply_alloc(reply, 8);
+	ret = reply_alloc(reply, VFIO_USER_WRITE_MULTI_REPLY_SIZE);
 	if (ret < 0)
 		return ret;
-	put64(reply->payload, wr_cnt);
+	umdev__wire_write_multi_encode(reply->payload, a->wr_cnt);
 	return 0;
 }
 
 /* ---- the rest ---- */
 
-static int handle_set_irqs(struct umdev__vfio_device *dev, struct umdev__vfio_msg *msg)
+static int handle_dma_map(struct umdev__vfio_session *s, struct umdev__vfio_msg *msg,
+			  const union umdev__vfio_args *a, struct umdev__vfio_reply *reply)
 {
+	(void)reply;
+	return umdev__dma_map(s->dev, &a->dma_map, msg);
+}
+
+static int handle_dma_unmap(struct umdev__vfio_session *s, struct umdev__vfio_msg *msg,
+			    const union umdev__vfio_args *a, struct umdev__vfio_reply *reply)
+{
+	(void)msg;
+	return umdev__dma_unmap(s->dev, &a->dma_unmap, reply);
+}
+
+static int handle_set_irqs(struct umdev__vfio_session *s, struct umdev__vfio_msg *msg,
+			   const union umdev__vfio_args *a, struct umdev__vfio_reply *reply)
+{
+	struct umdev__vfio_device *dev = s->dev;
 	struct umdev__irq_change ch;
 	int ret;
 
-	ret = umdev__irq_set(dev, msg, &ch);
+	(void)reply;
+	ret = umdev__irq_set(dev, &a->set_irqs, msg, &ch);
 	if (ret < 0)
 		return ret;
 	if (ch.action && dev->ops && dev->ops->set_irqs) {
@@ -743,83 +687,139 @@ static int handle_set_irqs(struct umdev__vfio_device *dev, struct umdev__vfio_ms
 	return 0;
 }
 
-static int handle_reset(struct umdev__vfio_device *dev, struct umdev__vfio_msg *msg)
+static int handle_reset(struct umdev__vfio_session *s, struct umdev__vfio_msg *msg,
+			const union umdev__vfio_args *a, struct umdev__vfio_reply *reply)
 {
-	if (msg->len || msg->nr_fds_total)
-		return -EINVAL;
-	return device_reset(dev);
+	(void)msg, (void)a, (void)reply;
+	return device_reset(s->dev);
 }
 
-static int handle_feature(struct umdev__vfio_msg *msg)
+static int handle_feature(struct umdev__vfio_session *s, struct umdev__vfio_msg *msg,
+			  const union umdev__vfio_args *a, struct umdev__vfio_reply *reply)
 {
-	if (msg->len < 8 || msg->nr_fds_total)
-		return -EINVAL;
+	(void)s, (void)msg, (void)a, (void)reply;
 	return -ENOTTY; /* no feature supported (§8.11) */
+}
+
+static int handle_migration(struct umdev__vfio_session *s, struct umdev__vfio_msg *msg,
+			    const union umdev__vfio_args *a, struct umdev__vfio_reply *reply)
+{
+	(void)s, (void)msg, (void)a, (void)reply;
+	return -ENOTSUP;
+}
+
+/* ---- the command table ---- */
+
+/* A wire.h decoder into its member of union umdev__vfio_args. */
+#define DECODER(name, member)                                                                      \
+	static int decode_##name(const uint8_t *p, size_t len, union umdev__vfio_args *a)          \
+	{                                                                                          \
+		return umdev__wire_##name##_decode(p, len, &a->member);                            \
+	}
+
+DECODER(version, version)
+DECODER(dma_map, dma_map)
+DECODER(dma_unmap, dma_unmap)
+DECODER(device_info, argsz)
+DECODER(region_info, region_info)
+DECODER(region_io_fds, io_fds)
+DECODER(irq_info, irq_info)
+DECODER(set_irqs, set_irqs)
+DECODER(region_read, access)
+DECODER(region_write, access)
+DECODER(write_multi, wr_cnt)
+
+static int decode_empty(const uint8_t *p, size_t len, union umdev__vfio_args *a)
+{
+	(void)p, (void)a;
+	return len ? -EINVAL : 0;
+}
+
+#define IN_HANDSHAKE (1u << VFIO_SESSION_HANDSHAKE)
+#define IN_ACTIVE (1u << VFIO_SESSION_ACTIVE)
+
+/*
+ * One command: checked in this order (a failure is the errno in brackets): the session state
+ * (EINVAL), a negotiated capability (ENOTSUP), the fds (EINVAL), min_len (EINVAL), the
+ * decoder (wire.h), then the handler, which validates the rest before changing state (I3).
+ */
+struct command {
+	unsigned int states; /* IN_*: where the command is allowed */
+	bool write_multiple; /* needs the write_multiple capability (§7.2) */
+	unsigned int max_fds; /* fds the message may carry */
+	size_t min_len; /* payload bytes */
+	int (*decode)(const uint8_t *p, size_t len, union umdev__vfio_args *a); /* NULL: none */
+	int (*handle)(struct umdev__vfio_session *s, struct umdev__vfio_msg *msg,
+		      const union umdev__vfio_args *a, struct umdev__vfio_reply *reply);
+};
+
+/* DMA_READ and DMA_WRITE are the server's; from a client they are unknown (ENOSYS). */
+static const struct command commands[] = {
+    [VFIO_USER_VERSION] = {IN_HANDSHAKE, false, 0, 4, decode_version, handle_version},
+    [VFIO_USER_DMA_MAP] = {IN_ACTIVE, false, 1, VFIO_USER_DMA_MAP_SIZE, decode_dma_map,
+			   handle_dma_map},
+    [VFIO_USER_DMA_UNMAP] = {IN_ACTIVE, false, 0, VFIO_USER_DMA_UNMAP_SIZE, decode_dma_unmap,
+			     handle_dma_unmap},
+    [VFIO_USER_DEVICE_GET_INFO] = {IN_ACTIVE, false, 0, VFIO_USER_DEVICE_INFO_SIZE,
+				   decode_device_info, handle_get_info},
+    [VFIO_USER_DEVICE_GET_REGION_INFO] = {IN_ACTIVE, false, 0, VFIO_USER_REGION_INFO_SIZE,
+					  decode_region_info, handle_region_info},
+    [VFIO_USER_DEVICE_GET_REGION_IO_FDS] = {IN_ACTIVE, false, 0, VFIO_USER_REGION_IO_FDS_SIZE,
+					    decode_region_io_fds, handle_region_io_fds},
+    [VFIO_USER_DEVICE_GET_IRQ_INFO] = {IN_ACTIVE, false, 0, VFIO_USER_IRQ_INFO_SIZE,
+				       decode_irq_info, handle_irq_info},
+    [VFIO_USER_DEVICE_SET_IRQS] = {IN_ACTIVE, false, VFIO_USER_MAX_MSG_FDS, VFIO_USER_SET_IRQS_SIZE,
+				   decode_set_irqs, handle_set_irqs},
+    [VFIO_USER_REGION_READ] = {IN_ACTIVE, false, 0, VFIO_USER_REGION_ACCESS_SIZE,
+			       decode_region_read, handle_region_read},
+    [VFIO_USER_REGION_WRITE] = {IN_ACTIVE, false, 0, VFIO_USER_REGION_ACCESS_SIZE,
+				decode_region_write, handle_region_write},
+    [VFIO_USER_DEVICE_RESET] = {IN_ACTIVE, false, 0, 0, decode_empty, handle_reset},
+    [VFIO_USER_REGION_WRITE_MULTI] = {IN_ACTIVE, true, 0, 8, decode_write_multi,
+				      handle_region_write_multi},
+    [VFIO_USER_DEVICE_FEATURE] = {IN_ACTIVE, false, 0, VFIO_USER_DEVICE_FEATURE_SIZE, NULL,
+				  handle_feature},
+    [VFIO_USER_MIG_DATA_READ] = {IN_ACTIVE, false, VFIO_USER_MAX_MSG_FDS, 0, NULL,
+				 handle_migration},
+    [VFIO_USER_MIG_DATA_WRITE] = {IN_ACTIVE, false, VFIO_USER_MAX_MSG_FDS, 0, NULL,
+				  handle_migration},
+};
+
+static int dispatch(struct umdev__vfio_session *s, struct umdev__vfio_msg *msg,
+		    struct umdev__vfio_reply *reply)
+{
+	const struct command *c = NULL;
+	union umdev__vfio_args a;
+	int ret;
+
+	if ((msg->flags & VFIO_USER_F_TYPE_MASK) != VFIO_USER_F_TYPE_COMMAND)
+		return -EINVAL; /* type 1 was routed before; 2-15 */
+	if (msg->nr_fds_total > VFIO_USER_MAX_MSG_FDS)
+		return -EINVAL;
+	if (msg->command < sizeof(commands) / sizeof(commands[0]) && commands[msg->command].handle)
+		c = &commands[msg->command];
+	if (!c) /* 0, 14, >= 19, DMA_READ/DMA_WRITE; §6.3: before VERSION, anything else */
+		return s->state == VFIO_SESSION_HANDSHAKE ? -EINVAL : -ENOSYS;
+	if (!(c->states & (1u << s->state)))
+		return -EINVAL; /* a second VERSION: the session continues (§7.3) */
+	if (c->write_multiple && !s->caps.write_multiple)
+		return -ENOTSUP;
+	if (msg->nr_fds_total > c->max_fds || msg->len < c->min_len)
+		return -EINVAL;
+	if (c->decode) {
+		ret = c->decode(msg->payload, msg->len, &a);
+		if (ret < 0)
+			return ret;
+	}
+	return c->handle(s, msg, &a, reply);
 }
 
 int umdev__vfio_handle(struct umdev__vfio_session *s, struct umdev__vfio_msg *msg,
 		       struct umdev__vfio_reply *reply, bool *ret_fatal)
 {
-	struct umdev__vfio_device *dev = s->dev;
-	uint32_t type = msg->flags & VFIO_USER_F_TYPE_MASK;
-	int ret;
+	int ret = dispatch(s, msg, reply);
 
 	*ret_fatal = false;
-	if (type != VFIO_USER_F_TYPE_COMMAND)
-		ret = -EINVAL; /* type 1 was routed before; 2-15 */
-	else if (msg->nr_fds_total > VFIO_USER_MAX_MSG_FDS)
-		ret = -EINVAL;
-	else if (s->state == VFIO_SESSION_HANDSHAKE)
-		ret = msg->command == VFIO_USER_VERSION ? handle_version(s, msg, reply) : -EINVAL;
-	else
-		switch (msg->command) {
-		case VFIO_USER_VERSION:
-			ret = -EINVAL; /* a second VERSION; the session continues (§7.3) */
-			break;
-		case VFIO_USER_DMA_MAP:
-			ret = umdev__dma_map(dev, msg);
-			break;
-		case VFIO_USER_DMA_UNMAP:
-			ret = umdev__dma_unmap(dev, msg, reply);
-			break;
-		case VFIO_USER_DEVICE_GET_INFO:
-			ret = handle_get_info(msg, reply);
-			break;
-		case VFIO_USER_DEVICE_GET_REGION_INFO:
-			ret = handle_region_info(s, msg, reply);
-			break;
-		case VFIO_USER_DEVICE_GET_REGION_IO_FDS:
-			ret = handle_region_io_fds(dev, msg, reply);
-			break;
-		case VFIO_USER_DEVICE_GET_IRQ_INFO:
-			ret = handle_irq_info(dev, msg, reply);
-			break;
-		case VFIO_USER_DEVICE_SET_IRQS:
-			ret = handle_set_irqs(dev, msg);
-			break;
-		case VFIO_USER_REGION_READ:
-			ret = handle_region_read(s, msg, reply);
-			break;
-		case VFIO_USER_REGION_WRITE:
-			ret = handle_region_write(s, msg, reply);
-			break;
-		case VFIO_USER_REGION_WRITE_MULTI:
-			ret = handle_region_write_multi(s, msg, reply);
-			break;
-		case VFIO_USER_DEVICE_RESET:
-			ret = handle_reset(dev, msg);
-			break;
-		case VFIO_USER_DEVICE_FEATURE:
-			ret = handle_feature(msg);
-			break;
-		case VFIO_USER_MIG_DATA_READ:
-		case VFIO_USER_MIG_DATA_WRITE:
-			ret = -ENOTSUP;
-			break;
-		default: /* 0, 14, >= 19, and DMA_READ/DMA_WRITE from a client */
-			ret = -ENOSYS;
-			break;
-		}
 	if (s->state == VFIO_SESSION_HANDSHAKE && ret < 0)
 		*ret_fatal = true; /* §6.3: first message not VERSION, or VERSION failed */
 	if (ret < 0) {
