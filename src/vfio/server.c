@@ -9,8 +9,11 @@
  *
  * The thread never blocks on a client. Replies and DMA requests go to a bounded output queue
  * per socket (C2, 4 MiB) that is written without blocking when the socket can take whole
- * messages; while the queue is full the connection is not read (back-pressure), and a
- * connection that stalls mid-message stalls only its own receive state (C3). So a client that
+ * messages; while the queue is full the connection is not read (back-pressure: the messages
+ * a read already took, at most RX_AHEAD bytes, still run), and a connection that stalls
+ * mid-message stalls only its own receive state (C3). A message already in the socket takes
+ * one recvmsg() and its reply one sendmsg(); SIOCOUTQ is asked only when a bound of the send
+ * buffer's use leaves no room for the next message (outq_flush()). So a client that
  * stops reading delays neither removal nor its device's interrupts (C6). Nor do its fds: they
  * are signalled, drained and closed without waiting (clientfd.c); when its closes pile up on
  * closer threads, this device reads nothing more until they complete (closes_stalled()),
@@ -46,6 +49,13 @@
 #define SNDBUF_WANT (1 << 20) /* asked for; Linux doubles it: 2 MiB holds any message */
 #define ACCEPT_BACKOFF_MS 100 /* accept4() out of fds: the listener rests this long (C1) */
 #define STALL_POLL_MS 50 /* closes_stalled(): how often the budget is looked at again */
+/*
+ * Bytes one read may take past the end of the message being read (rx_step): a request of up
+ * to 64 bytes, its header included, arrives in one recvmsg(); a read can complete at most 3
+ * messages besides the current one, none of which carries fds (they come with a read's first
+ * byte), and those are executed before the reader stops (rx_buffered()).
+ */
+#define RX_AHEAD 48
 
 enum rx_result {
 	RX_MORE = 0,
@@ -66,6 +76,10 @@ struct rx {
 	bool ctrunc;
 	int fds[VFIO_USER_RX_FDS_MAX];
 	unsigned int nr_fds, nr_fds_total;
+	/* the connection's, kept across messages (rx_clear()) */
+	uint8_t ahead[RX_AHEAD]; /* read past the current message, not yet taken */
+	size_t ahead_off, ahead_len;
+	bool drained; /* the last read was short: the socket held no more */
 };
 
 struct busy {
@@ -83,6 +97,9 @@ struct outq {
 	size_t head, tail, cap;
 	size_t split_end; /* non-zero: the message ending here was handed over in part */
 	int sndbuf; /* the socket's send buffer (SO_SNDBUF), bytes */
+	/* at least the send buffer's use (SIOCOUTQ, which only falls as the client reads): the
+	 * last value asked for, plus sndbuf_need() of every write since */
+	size_t queued_max;
 	struct {
 		size_t off; /* the message starting at buf[off] carries fd */
 		int fd;
@@ -124,15 +141,94 @@ static void rx_init(struct rx *rx, bool discard, bool drop_fds)
 	rx->drop_fds = drop_fds;
 }
 
+/* Forget the current message; bytes read past it stay for the next. */
 static void rx_clear(struct rx *rx)
 {
 	for (unsigned int i = 0; i < rx->nr_fds; i++)
 		umdev__clientfd_close(rx->fds[i]);
 	free(rx->payload);
-	rx_init(rx, rx->discard, rx->drop_fds);
+	rx->payload = NULL;
+	rx->have = 0;
+	rx->msg_size = 0;
+	rx->ctrunc = false;
+	rx->nr_fds = rx->nr_fds_total = 0;
 }
 
-/* One non-blocking step of reading a message (§6.2). */
+/*
+ * Move bytes read ahead into the current message, and check its header once it is whole.
+ * Return: RX_DONE, RX_MORE (all taken, the message is not complete), or a header's error.
+ */
+static enum rx_result rx_take(struct rx *rx)
+{
+	for (;;) {
+		size_t n;
+
+		if (rx->have == VFIO_USER_HDR_SIZE && !rx->msg_size) {
+			uint32_t size = umdev__wire_hdr_size(rx->hdr);
+			int ret = umdev__wire_check_size(size);
+
+			if (ret == -EINVAL)
+				return RX_SMALL;
+			if (ret == -E2BIG)
+				return RX_BIG; /* the body is not read */
+			if (!rx->discard) {
+				rx->payload = malloc(size - VFIO_USER_HDR_SIZE + 1);
+				if (!rx->payload)
+					return RX_EOF;
+			}
+			rx->msg_size = size;
+		}
+		if (rx->msg_size && rx->have == rx->msg_size)
+			return RX_DONE;
+		if (!rx->ahead_len)
+			return RX_MORE;
+		if (rx->have < VFIO_USER_HDR_SIZE) {
+			n = VFIO_USER_HDR_SIZE - rx->have;
+			n = n < rx->ahead_len ? n : rx->ahead_len;
+			memcpy(rx->hdr + rx->have, rx->ahead + rx->ahead_off, n);
+		} else {
+			n = rx->msg_size - rx->have;
+			n = n < rx->ahead_len ? n : rx->ahead_len;
+			if (!rx->discard)
+				memcpy(rx->payload + (rx->have - VFIO_USER_HDR_SIZE),
+				       rx->ahead + rx->ahead_off, n);
+		}
+		rx->have += n;
+		rx->ahead_off += n;
+		rx->ahead_len -= n;
+		if (!rx->ahead_len)
+			rx->ahead_off = 0;
+	}
+}
+
+/* Whether the bytes already read complete a message (or a bad header): rx_step() returns it
+ * without reading, so a reader that stops at a limit runs these first, or none would wake
+ * it for them (poll() sees only the socket). */
+static bool rx_buffered(const struct rx *rx)
+{
+	size_t avail = rx->have + rx->ahead_len;
+	uint8_t hdr[VFIO_USER_HDR_SIZE];
+	uint32_t size;
+
+	if (rx->msg_size)
+		return avail >= rx->msg_size;
+	if (avail < VFIO_USER_HDR_SIZE)
+		return false;
+	memcpy(hdr, rx->hdr, rx->have);
+	memcpy(hdr + rx->have, rx->ahead + rx->ahead_off, VFIO_USER_HDR_SIZE - rx->have);
+	size = umdev__wire_hdr_size(hdr);
+	return umdev__wire_check_size(size) < 0 || avail >= size;
+}
+
+/*
+ * One non-blocking step of reading a message (§6.2). A recvmsg() fills the rest of the current
+ * message and up to RX_AHEAD bytes after it, so a message already in the socket costs one
+ * call. It reads only when the bytes in hand do not complete the message, so the first byte
+ * it reads is the current message's, and so are the fds it receives: on a UNIX stream socket
+ * fds arrive with the first byte of a read (the kernel never adds an skb carrying fds to a
+ * read that has data). A short read means the socket held no more: the next step returns
+ * RX_MORE without the recvmsg() that would only say EAGAIN, and the one after reads again.
+ */
 static enum rx_result rx_step(int fd, struct rx *rx)
 {
 	static _Thread_local uint8_t scratch[4096];
@@ -142,25 +238,32 @@ static enum rx_result rx_step(int fd, struct rx *rx)
 	} control;
 
 	for (;;) {
-		struct iovec iov;
-		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+		struct iovec iov[2];
+		struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
+		enum rx_result res = rx_take(rx);
 		struct cmsghdr *c;
 		ssize_t r;
 
-		if (rx->have >= VFIO_USER_HDR_SIZE && rx->have == rx->msg_size)
-			return RX_DONE;
-		if (rx->have < VFIO_USER_HDR_SIZE) {
-			iov.iov_base = rx->hdr + rx->have;
-			iov.iov_len = VFIO_USER_HDR_SIZE - rx->have;
-		} else if (rx->discard) {
-			iov.iov_base = scratch;
-			iov.iov_len = rx->msg_size - rx->have;
-			if (iov.iov_len > sizeof(scratch))
-				iov.iov_len = sizeof(scratch);
-		} else {
-			iov.iov_base = rx->payload + (rx->have - VFIO_USER_HDR_SIZE);
-			iov.iov_len = rx->msg_size - rx->have;
+		if (res != RX_MORE)
+			return res;
+		if (rx->drained) {
+			rx->drained = false; /* the next step, after poll(), reads */
+			return RX_MORE;
 		}
+		if (rx->have < VFIO_USER_HDR_SIZE) {
+			iov[0].iov_base = rx->hdr + rx->have;
+			iov[0].iov_len = VFIO_USER_HDR_SIZE - rx->have;
+		} else if (rx->discard) {
+			iov[0].iov_base = scratch;
+			iov[0].iov_len = rx->msg_size - rx->have;
+			if (iov[0].iov_len > sizeof(scratch))
+				iov[0].iov_len = sizeof(scratch);
+		} else {
+			iov[0].iov_base = rx->payload + (rx->have - VFIO_USER_HDR_SIZE);
+			iov[0].iov_len = rx->msg_size - rx->have;
+		}
+		iov[1].iov_base = rx->ahead; /* empty: rx_take() took it all */
+		iov[1].iov_len = sizeof(rx->ahead);
 		mh.msg_control = control.buf;
 		mh.msg_controllen = sizeof(control.buf);
 		r = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
@@ -189,21 +292,12 @@ static enum rx_result rx_step(int fd, struct rx *rx)
 		}
 		if (r <= 0)
 			return RX_EOF; /* EOF or ECONNRESET, mid-message included (§6.3) */
-		rx->have += (size_t)r;
-		if (rx->have == VFIO_USER_HDR_SIZE) {
-			int ret;
-
-			rx->msg_size = umdev__wire_hdr_size(rx->hdr);
-			ret = umdev__wire_check_size(rx->msg_size);
-			if (ret == -EINVAL)
-				return RX_SMALL;
-			if (ret == -E2BIG)
-				return RX_BIG; /* the body is not read */
-			if (!rx->discard) {
-				rx->payload = malloc(rx->msg_size - VFIO_USER_HDR_SIZE + 1);
-				if (!rx->payload)
-					return RX_EOF;
-			}
+		rx->drained = (size_t)r < iov[0].iov_len + iov[1].iov_len;
+		if ((size_t)r <= iov[0].iov_len) {
+			rx->have += (size_t)r;
+		} else {
+			rx->have += iov[0].iov_len;
+			rx->ahead_len = (size_t)r - iov[0].iov_len;
 		}
 	}
 }
@@ -329,12 +423,19 @@ static int outq_flush(struct outq *q, int fd)
 			end = q->split_end; /* the rest of a message handed over in part */
 			fdi = -1;
 		} else {
-			int queued = 0;
-			size_t room, fit;
+			size_t room, fit, queued;
 
-			if (ioctl(fd, SIOCOUTQ, &queued) < 0 || queued < 0)
-				queued = 0;
-			room = q->sndbuf > queued ? (size_t)(q->sndbuf - queued) : 0;
+			/* ask the kernel only when the bound leaves no room for the first message
+			 */
+			if (sndbuf_need(msg_len_at(q, start)) + q->queued_max > (size_t)q->sndbuf) {
+				int v = 0;
+
+				if (ioctl(fd, SIOCOUTQ, &v) < 0 || v < 0)
+					v = 0;
+				q->queued_max = (size_t)v;
+			}
+			queued = q->queued_max;
+			room = (size_t)q->sndbuf > queued ? (size_t)q->sndbuf - queued : 0;
 			while (end < q->tail) {
 				size_t m = msg_len_at(q, end);
 
@@ -349,7 +450,7 @@ static int outq_flush(struct outq *q, int fd)
 				 * never fit, in which case it goes now, in parts */
 				fit = (size_t)q->sndbuf - (size_t)q->sndbuf / 4;
 				if (sndbuf_need(msg_len_at(q, start)) <= fit ||
-				    (size_t)queued > (size_t)q->sndbuf / 4)
+				    queued > (size_t)q->sndbuf / 4)
 					return 0;
 				end = start + msg_len_at(q, start);
 			}
@@ -375,6 +476,7 @@ static int outq_flush(struct outq *q, int fd)
 			return 0;
 		if (r <= 0)
 			return r < 0 ? -errno : -EPIPE;
+		q->queued_max += sndbuf_need((size_t)r);
 		if (fdi >= 0) { /* the fd went with the first byte; ours is closed */
 			close(q->fds[fdi].fd);
 			q->fds[fdi] = q->fds[--q->nr_fds];
@@ -555,10 +657,15 @@ static bool closes_stalled(void)
 	return b && atomic_load(&b->pending) >= VFIO_CLOSE_PENDING_MAX;
 }
 
-/* Read and execute while the output queue has room (C2) and closes keep up. */
+/*
+ * Read and execute while the output queue has room (C2) and closes keep up; messages already
+ * read (at most RX_AHEAD bytes past the last limit check) are executed whatever the limits.
+ */
 static void session_readable(struct server *sv)
 {
-	for (int i = 0; i < BURST && sv->s && outq_bytes(&sv->out) < OUTQ_MAX && !closes_stalled();
+	for (int i = 0;
+	     sv->s && ((i < BURST && outq_bytes(&sv->out) < OUTQ_MAX && !closes_stalled()) ||
+		       rx_buffered(&sv->rx));
 	     i++) {
 		enum rx_result r = rx_step(sv->s_fd, &sv->rx);
 
@@ -585,7 +692,7 @@ static void session_readable(struct server *sv)
 /* The twin socket carries only replies to DMA requests; anything else there is discarded. */
 static void twin_readable(struct server *sv)
 {
-	for (int i = 0; i < BURST && sv->s; i++) {
+	for (int i = 0; sv->s && (i < BURST || rx_buffered(&sv->twin_rx)); i++) {
 		enum rx_result r = rx_step(sv->twin_fd, &sv->twin_rx);
 
 		if (r == RX_MORE)

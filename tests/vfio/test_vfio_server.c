@@ -554,6 +554,39 @@ static void test_V19_pipelined_same_msg_id_in_order(void **state)
 	close(fd);
 }
 
+/*
+ * C4: 67 messages in one write, so the server's reads take several at once: the 64th
+ * message a read loop executes (its BURST) leaves three whole ones read but not executed, and
+ * the socket empty, so poll() will not report it readable again. Every one is answered.
+ */
+static void test_V19_messages_read_together_all_answered(void **state)
+{
+	struct fx *f = *state;
+	int fd = vc_open(f->path[0]);
+	uint8_t buf[32 + 66 * 16] = {0};
+
+	vc_put16(buf, 0); /* a 4-byte config read, 32 bytes */
+	vc_put16(buf + 2, C_REGION_READ);
+	vc_put32(buf + 4, 32);
+	vc_put32(buf + 24, 7);
+	vc_put32(buf + 28, 4);
+	for (int i = 0; i < 66; i++) { /* command 0, header only: ENOSYS */
+		vc_put16(buf + 32 + 16 * i, (uint16_t)(i + 1));
+		vc_put32(buf + 32 + 16 * i + 4, 16);
+	}
+	assert_int_equal(vc_send_raw(fd, buf, sizeof(buf), NULL, 0), 0);
+	for (int i = 0; i < 67; i++) {
+		struct vc_reply r;
+
+		assert_int_equal(vc_recv(fd, &r, 2000), 0);
+		assert_int_equal(r.msg_id, i);
+		assert_int_equal(r.error, i ? ENOSYS : 0);
+		vc_reply_free(&r);
+	}
+	assert_int_equal(vc_cfg_read(fd, 0, 2), 0x1234); /* still usable */
+	close(fd);
+}
+
 static void test_V21_type2_einval_unsolicited_reply_ignored(void **state)
 {
 	struct fx *f = *state;
@@ -2350,6 +2383,7 @@ int main(void)
 	    T(test_V17_posted_write_then_read),
 	    T(test_V18_posted_invalid_no_reply_stays_usable),
 	    T(test_V19_pipelined_same_msg_id_in_order),
+	    T(test_V19_messages_read_together_all_answered),
 	    T(test_V21_type2_einval_unsolicited_reply_ignored),
 	    T(test_V22_reserved_flags_and_error_field_ignored),
 	    T(test_V23_msg_size_8_einval_then_eof),
