@@ -43,6 +43,21 @@
 #include "vfio.h"
 #include "wire.h"
 
+/* ---- the server's limits on what a client makes it hold (vfio-user.md §6.4, I4) ---- */
+
+#define VFIO_USER_RX_FDS_MAX 32u /* fds kept per message; more are closed at once */
+/*
+ * fd-backed DMA mappings per session: beyond it DMA_MAP with an fd gets ENOSPC, the map limit's
+ * errno (§6.4; fd-less maps are bounded by max_dma_maps alone). A VMM maps guest RAM with a
+ * few fds (libvfio-user servers accept 16 regions in all); 1,024 would fill a 1024-fd table.
+ * With it, the fds one session can make the daemon hold are bounded (I4): 64 DMA fds, 36 irq
+ * eventfds (INTx trigger and unmask, 32 MSI, ERR, REQ; each assignment replaces), the fds of
+ * the one message being read (VFIO_USER_RX_FDS_MAX), 4 queued for the client (server.c), the
+ * connection and its twin socket: 138. Extra connections hold one fd each, their fds are
+ * closed as they arrive (server.c).
+ */
+#define VFIO_USER_MAX_DMA_FDS 64u
+
 /* ---- PCI helper (pci.c, vfio-user.md §9.3) ---- */
 
 struct umdev__pci_bar {
