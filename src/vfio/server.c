@@ -76,10 +76,15 @@ struct rx {
 	bool ctrunc;
 	int fds[VFIO_USER_RX_FDS_MAX];
 	unsigned int nr_fds, nr_fds_total;
-	/* the connection's, kept across messages (rx_clear()) */
+	/* the connection's, kept across messages (rx_next()) */
 	uint8_t ahead[RX_AHEAD]; /* read past the current message, not yet taken */
 	size_t ahead_off, ahead_len;
 	bool drained; /* the last read was short: the socket held no more */
+	/* fds and MSG_CTRUNC of a read that went past the current message: the message that
+	 * takes the read's last byte gets them (rx_step()) */
+	int pend_fds[VFIO_USER_RX_FDS_MAX];
+	unsigned int nr_pend, nr_pend_total;
+	bool pend_ctrunc;
 };
 
 struct busy {
@@ -141,8 +146,8 @@ static void rx_init(struct rx *rx, bool discard, bool drop_fds)
 	rx->drop_fds = drop_fds;
 }
 
-/* Forget the current message; bytes read past it stay for the next. */
-static void rx_clear(struct rx *rx)
+/* Forget the current message; bytes (and their fds) read past it stay for the next. */
+static void rx_next(struct rx *rx)
 {
 	for (unsigned int i = 0; i < rx->nr_fds; i++)
 		umdev__clientfd_close(rx->fds[i]);
@@ -152,6 +157,31 @@ static void rx_clear(struct rx *rx)
 	rx->msg_size = 0;
 	rx->ctrunc = false;
 	rx->nr_fds = rx->nr_fds_total = 0;
+}
+
+/* Forget everything read: the connection ends. */
+static void rx_clear(struct rx *rx)
+{
+	rx_next(rx);
+	for (unsigned int i = 0; i < rx->nr_pend; i++)
+		umdev__clientfd_close(rx->pend_fds[i]);
+	rx_init(rx, rx->discard, rx->drop_fds);
+}
+
+/* A received fd: kept for its message (the current one or, @pend, a later one) or closed. */
+static void rx_fd(struct rx *rx, int f, bool pend)
+{
+	int *fds = pend ? rx->pend_fds : rx->fds;
+	unsigned int *nr = pend ? &rx->nr_pend : &rx->nr_fds;
+
+	if (pend)
+		rx->nr_pend_total++;
+	else
+		rx->nr_fds_total++;
+	if (*nr < VFIO_USER_RX_FDS_MAX && !rx->drop_fds)
+		fds[(*nr)++] = f;
+	else
+		umdev__clientfd_close(f); /* counted: EINVAL */
 }
 
 /*
@@ -196,8 +226,15 @@ static enum rx_result rx_take(struct rx *rx)
 		rx->have += n;
 		rx->ahead_off += n;
 		rx->ahead_len -= n;
-		if (!rx->ahead_len)
-			rx->ahead_off = 0;
+		if (rx->ahead_len)
+			continue;
+		rx->ahead_off = 0; /* this message took the read's last byte: its fds */
+		for (unsigned int i = 0; i < rx->nr_pend; i++)
+			rx_fd(rx, rx->pend_fds[i], false);
+		rx->nr_fds_total += rx->nr_pend_total - rx->nr_pend;
+		rx->ctrunc |= rx->pend_ctrunc;
+		rx->nr_pend = rx->nr_pend_total = 0;
+		rx->pend_ctrunc = false;
 	}
 }
 
@@ -223,11 +260,17 @@ static bool rx_buffered(const struct rx *rx)
 /*
  * One non-blocking step of reading a message (§6.2). A recvmsg() fills the rest of the current
  * message and up to RX_AHEAD bytes after it, so a message already in the socket costs one
- * call. It reads only when the bytes in hand do not complete the message, so the first byte
- * it reads is the current message's, and so are the fds it receives: on a UNIX stream socket
- * fds arrive with the first byte of a read (the kernel never adds an skb carrying fds to a
- * read that has data). A short read means the socket held no more: the next step returns
- * RX_MORE without the recvmsg() that would only say EAGAIN, and the one after reads again.
+ * call; it reads only when the bytes in hand do not complete the message. A short read means
+ * the socket held no more: the next step returns RX_MORE without the recvmsg() that would
+ * only say EAGAIN, and the one after reads again.
+ *
+ * Which message the fds of a read belong to: on a UNIX stream socket the fds of a sendmsg()
+ * come with the read that first takes a byte of it, and that read ends with the sendmsg's
+ * bytes (unix_stream_read_generic() stops after an skb with fds), though it may begin with
+ * earlier bytes. A read within the current message gives them to it, as reading exactly one
+ * message at a time did. A read past its end (QEMU's GET_INFO, then its DMA_MAP with the
+ * memfd) gives them to the message that holds the read's last byte, the one their sendmsg()
+ * carried (or ended in); the messages before it get none.
  */
 static enum rx_result rx_step(int fd, struct rx *rx)
 {
@@ -242,6 +285,7 @@ static enum rx_result rx_step(int fd, struct rx *rx)
 		struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
 		enum rx_result res = rx_take(rx);
 		struct cmsghdr *c;
+		bool pend;
 		ssize_t r;
 
 		if (res != RX_MORE)
@@ -271,8 +315,10 @@ static enum rx_result rx_step(int fd, struct rx *rx)
 			continue;
 		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return RX_MORE;
+		pend =
+		    r > 0 && (size_t)r > iov[0].iov_len; /* past the current message's known end */
 		if (mh.msg_flags & MSG_CTRUNC)
-			rx->ctrunc = true;
+			*(pend ? &rx->pend_ctrunc : &rx->ctrunc) = true;
 		for (c = r >= 0 ? CMSG_FIRSTHDR(&mh) : NULL; c; c = CMSG_NXTHDR(&mh, c)) {
 			size_t n;
 
@@ -283,11 +329,7 @@ static enum rx_result rx_step(int fd, struct rx *rx)
 				int f;
 
 				memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-				rx->nr_fds_total++;
-				if (rx->nr_fds < VFIO_USER_RX_FDS_MAX && !rx->drop_fds)
-					rx->fds[rx->nr_fds++] = f;
-				else
-					umdev__clientfd_close(f); /* counted: EINVAL */
+				rx_fd(rx, f, pend);
 			}
 		}
 		if (r <= 0)
@@ -624,7 +666,7 @@ static bool session_message(struct server *sv)
 		umdev__vfio_msg_close_fds(&msg); /* replies carry no fds */
 		if (sv->s->state == VFIO_SESSION_ACTIVE && sv->twin_fd < 0)
 			route_reply(sv, rx); /* DMA on the main socket (§8.12) */
-		rx_clear(rx);
+		rx_next(rx);
 		return true;
 	}
 	if (rx->ctrunc) {
@@ -633,7 +675,7 @@ static bool session_message(struct server *sv)
 	} else {
 		ret = umdev__vfio_handle(sv->s, &msg, &reply, &fatal);
 	}
-	rx_clear(rx);
+	rx_next(rx);
 	if (!no_reply && queue_reply(&sv->out, hdr, ret < 0 ? -ret : 0, &reply) < 0)
 		fatal = true;
 	umdev__vfio_reply_free(&reply);
@@ -705,7 +747,7 @@ static void twin_readable(struct server *sv)
 			VFIO_USER_F_TYPE_REPLY &&
 		    !sv->twin_rx.ctrunc)
 			route_reply(sv, &sv->twin_rx);
-		rx_clear(&sv->twin_rx);
+		rx_next(&sv->twin_rx);
 	}
 }
 

@@ -785,6 +785,47 @@ static void test_V31_fd_attached_to_payload(void **state)
 
 /* ---- version ---- */
 
+/*
+ * §6.2: QEMU sends each message with one sendmsg(), its fds attached. A GET_INFO and a DMA_MAP
+ * with its memfd sent back to back often reach one read of the server together: the fd is
+ * still the DMA_MAP's, never the GET_INFO's (which would fail it with EINVAL).
+ */
+static void test_V31_fd_of_the_next_message_read_together(void **state)
+{
+	struct fx *f = *state;
+	int fd = vc_open(f->path[0]);
+	int m = memfd(1 << 20);
+	uint8_t info[16] = {0}, map[32], unmap[24];
+
+	vc_put32(info, 16);
+	vc_put32(map, 32);
+	vc_put32(map + 4, 3);
+	vc_put64(map + 8, 0);
+	vc_put64(map + 16, 0x100000);
+	vc_put64(map + 24, 0x10000);
+	vc_put32(unmap, 24);
+	vc_put32(unmap + 4, 0);
+	vc_put64(unmap + 8, 0x100000);
+	vc_put64(unmap + 16, 0x10000);
+	for (int i = 0; i < 200; i++) {
+		struct vc_reply r;
+
+		assert_int_equal(vc_send(fd, 1, C_GET_INFO, 0, info, 16, NULL, 0), 0);
+		assert_int_equal(vc_send(fd, 2, C_DMA_MAP, 0, map, 32, &m, 1), 0);
+		assert_int_equal(vc_recv(fd, &r, 5000), 0);
+		assert_int_equal(r.msg_id, 1);
+		assert_int_equal(r.flags, 0x1);
+		vc_reply_free(&r);
+		assert_int_equal(vc_recv(fd, &r, 5000), 0);
+		assert_int_equal(r.msg_id, 2);
+		assert_int_equal(r.flags, 0x1);
+		vc_reply_free(&r);
+		assert_int_equal(vc_call_err(fd, C_DMA_UNMAP, unmap, 24, NULL, 0), 0);
+	}
+	close(m);
+	close(fd);
+}
+
 static void test_V32_qemu_proposal(void **state)
 {
 	struct fx *f = *state;
@@ -2395,6 +2436,7 @@ int main(void)
 	    T(test_V29_fd_on_get_info_closed),
 	    T(test_V30_nine_eventfds_rejected_and_closed),
 	    T(test_V31_fd_attached_to_payload),
+	    T(test_V31_fd_of_the_next_message_read_together),
 	    T(test_V32_qemu_proposal),
 	    T(test_V33_minor2_two_keys),
 	    T(test_V34_minor7_and_no_json),
