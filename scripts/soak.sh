@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 #
 # The test command, run as CI runs it, many times under load (issue 8 §5): each run is
-# `bash .ci/run` in a fresh clone of HEAD. LANES clones run side by side, so each run has
+# `bash .ci/run` in a fresh clone at the commit HEAD was when the soak began (later commits
+# do not change what the remaining runs test). LANES clones run side by side, so each run has
 # another full test run beside it as its CPU-heavy neighbour; HOG=1 adds one busy loop per CPU
 # as well. Every run must pass; the first failure stops the lanes and its log is kept.
 #
@@ -35,7 +36,7 @@ lane() {
 	for ((i = $1; i <= runs; i += lanes)); do
 		[[ -e $out/failed ]] && return 1
 		clone=$(mktemp -d /tmp/umdev-soak-clone.XXXXXX)
-		git clone -q "$repo" "$clone/umdev"
+		git clone -q "$repo" "$clone/umdev" && git -C "$clone/umdev" checkout -q "$head"
 		start=$(date +%s)
 		if (cd "$clone/umdev" && CI=true bash .ci/run </dev/null) >"$out/run-$i.log" 2>&1; then
 			status=ok
