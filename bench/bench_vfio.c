@@ -40,6 +40,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -596,14 +597,13 @@ struct series {
 	struct figures floor[ROUNDS], server[ROUNDS], external[ROUNDS];
 };
 
-static void run_series(struct series *sr, const char *ext, size_t n, uint64_t *ns)
+/* @efd: a connection to the external server, or -1; kept open (its server may serve one). */
+static void run_series(struct series *sr, int efd, size_t n, uint64_t *ns)
 {
 	struct read_req req;
-	int fd, efd = -1;
+	int fd;
 
 	fd = client_open(sockets[0]);
-	if (ext)
-		efd = client_open(ext);
 	set_read(&req, REGION_CONFIG, 0, 4);
 	for (unsigned int r = 0; r < ROUNDS; r++) {
 		sr->floor[r] = bare_ping_pong(sizeof(struct read_req) + 4, n, ns);
@@ -612,8 +612,6 @@ static void run_series(struct series *sr, const char *ext, size_t n, uint64_t *n
 			sr->external[r] = measure(efd, &req, n, ns);
 	}
 	close(fd);
-	if (efd >= 0)
-		close(efd);
 }
 
 static void print_series(const struct series *sr, bool pinned, bool ext)
@@ -712,6 +710,7 @@ int main(int argc, char **argv)
 	static struct series pinned, unpinned;
 	cpu_set_t all_cpus, one_cpu;
 	const char *ext;
+	int efd;
 	unsigned long sent;
 	struct read_req req;
 	uint64_t *ns;
@@ -724,6 +723,7 @@ int main(int argc, char **argv)
 	ns = malloc(n * sizeof(uint64_t));
 	if (!ns)
 		die("malloc", ENOMEM);
+	signal(SIGPIPE, SIG_IGN); /* a server that hangs up is an error, not a kill */
 	if (sched_getaffinity(0, sizeof(all_cpus), &all_cpus))
 		die("sched_getaffinity", errno);
 	server_start();
@@ -736,10 +736,13 @@ int main(int argc, char **argv)
 		}
 	}
 	ext = getenv("BENCH_VFIO_EXTERNAL");
+	efd = ext ? client_open(ext) : -1;
 	affinity_all(&one_cpu); /* this thread and every server thread */
-	run_series(&pinned, ext, n / ROUNDS, ns);
+	run_series(&pinned, efd, n / ROUNDS, ns);
 	affinity_all(&all_cpus);
-	run_series(&unpinned, ext, n / ROUNDS, ns);
+	run_series(&unpinned, efd, n / ROUNDS, ns);
+	if (efd >= 0)
+		close(efd);
 	printf("bench_vfio: config REGION_READ, 4 bytes, vs the ping-pong floor (32 -> 36 bytes);"
 	       " %d interleaved rounds of %zu round trips, times in us\n",
 	       ROUNDS, n / ROUNDS);
