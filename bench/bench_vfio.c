@@ -656,6 +656,42 @@ static void print_series(const struct series *sr, bool pinned, bool ext)
 	}
 }
 
+/* ---- one idle probe beside 64 busy clients (V-86) ---- */
+
+/*
+ * The config-read round trip of a client of device 64, alone, then while 64 other clients
+ * each run round trips on their own device as fast as they can (issue 10, item 3: a busy
+ * device must not delay another's replies; on 2 CPUs what is left is scheduling).
+ */
+static void busy_probe(size_t n, uint64_t *ns, double seconds, struct figures *ret_alone,
+		       struct figures *ret_busy)
+{
+	static struct client clients[64];
+	struct read_req req;
+	int fd = client_open(sockets[64]);
+
+	set_read(&req, REGION_CONFIG, 0, 4);
+	*ret_alone = measure(fd, &req, n, ns);
+	pthread_barrier_init(&start_line, NULL, 64 + 1);
+	for (unsigned int i = 0; i < 64; i++) {
+		clients[i] =
+		    (struct client){.path = sockets[i], .seconds = seconds, .max = 1 << 20};
+		clients[i].ns = malloc(clients[i].max * sizeof(uint64_t));
+		if (!clients[i].ns)
+			die("malloc", ENOMEM);
+		if (pthread_create(&clients[i].thread, NULL, client_thread, &clients[i]))
+			die("pthread_create", EAGAIN);
+	}
+	pthread_barrier_wait(&start_line);
+	*ret_busy = measure(fd, &req, n, ns);
+	for (unsigned int i = 0; i < 64; i++) {
+		pthread_join(clients[i].thread, NULL);
+		free(clients[i].ns);
+	}
+	pthread_barrier_destroy(&start_line);
+	close(fd);
+}
+
 /* ---- 100 clients connecting at once ---- */
 
 struct storm_client {
@@ -789,6 +825,16 @@ int main(int argc, char **argv)
 	       flooded.p99_us);
 	printf("  (flood: %lu pipelined REGION_WRITEs sent, replies never read)\n", sent);
 
+	{
+		struct figures alone, busy;
+
+		busy_probe(n / 10, ns, 2.0 + seconds, &alone, &busy);
+		printf("unpinned: config REGION_READ of one client, %zu round trips:\n", n / 10);
+		printf("  %-34s p50 %7.1f us  p99 %7.1f us\n", "alone:", alone.p50_us,
+		       alone.p99_us);
+		printf("  %-34s p50 %7.1f us  p99 %7.1f us\n",
+		       "beside 64 busy clients:", busy.p50_us, busy.p99_us);
+	}
 	printf("unpinned: %d clients connecting at once to %d idle devices, time to the last "
 	       "VERSION reply:\n ",
 	       MAX_DEVICES, MAX_DEVICES);
