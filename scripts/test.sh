@@ -6,7 +6,7 @@
 #
 #   build       plain, -Dwerror=true     unit tree style functional interop package
 #   build-asan  ASan + UBSan             unit tree functional
-#   build-tsan  TSan                     stress unit
+#   build-tsan  TSan                     stress unit vfio
 #   build-fuzz  clang, libFuzzer, ASan + UBSan   fuzz (about a minute; docs/fuzzing.md)
 #
 # Suites without tests are skipped, so the table can name suites before they exist. Failing
@@ -25,7 +25,7 @@ export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
 configs=(
 	"build|-Dwerror=true|unit tree vfio style functional interop package unit@valgrind vfio@valgrind"
 	"build-asan|-Db_sanitize=address,undefined -Db_lundef=false|unit tree vfio functional"
-	"build-tsan|-Db_sanitize=thread|stress unit"
+	"build-tsan|-Db_sanitize=thread|stress unit vfio"
 	"build-fuzz|CC=clang -Dwerror=true -Dfuzz=true -Dtests=false -Db_sanitize=address,undefined -Db_lundef=false|fuzz"
 )
 
