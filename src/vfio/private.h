@@ -211,7 +211,12 @@ struct umdev__vfio_device {
 	_Atomic bool removing; /* set at R4 step 1, under devices_lock */
 	/* the server thread's deferred closes (clientfd.c); our reference is put at R4 */
 	struct umdev__close_budget *close_budget;
-	struct umdev__vfio_session *session; /* only the server thread touches it */
+	/*
+	 * The session the server thread serves, or NULL; set and cleared by that thread only.
+	 * The device record owns it while it lives, which makes it reachable from the device
+	 * list (for debuggers and LeakSanitizer) and not only from a thread's stack.
+	 */
+	struct umdev__vfio_session *session;
 };
 
 /* daemon options in effect (vfio.c); read-only after umdev_vfio_init() */

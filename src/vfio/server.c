@@ -619,6 +619,7 @@ static void session_end(struct server *sv)
 	sv->twin_fd = -1;
 	shutdown(sv->s_fd, SHUT_RDWR);
 	umdev__vfio_session_free(sv->s); /* teardown (§4.4), closes both sockets */
+	sv->dev->session = NULL;
 	sv->s = NULL;
 	sv->s_fd = -1;
 }
@@ -792,6 +793,7 @@ static void accept_all(struct server *sv)
 		}
 		if (!sv->s) {
 			sv->s = umdev__vfio_session_new(sv->dev, fd);
+			sv->dev->session = sv->s;
 			if (!sv->s) {
 				close(fd);
 				continue;

@@ -40,7 +40,7 @@ uint64_t fx_now_ms(void)
 
 bool fx_fds_settle(int expected)
 {
-	for (int i = 0; i < 200; i++) {
+	for (int i = 0; i < 1000; i++) {
 		if (fx_count_fds() == expected)
 			return true;
 		usleep(5000);

@@ -38,7 +38,7 @@ struct umdev_mdev *fx_mdev(struct fx *f, int i);
 
 /* Return: the number of fds open in this process, or -1. */
 int fx_count_fds(void);
-/* Return: whether fx_count_fds() reaches @expected within 1 s (teardown runs on threads). */
+/* Return: whether fx_count_fds() reaches @expected within 5 s (teardown runs on threads). */
 bool fx_fds_settle(int expected);
 /* Return: CLOCK_MONOTONIC in milliseconds. */
 uint64_t fx_now_ms(void);
