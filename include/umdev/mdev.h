@@ -65,6 +65,7 @@ struct umdev_parent {
  * struct umdev_attr - one device attribute file (kernel: struct device_attribute).
  * @name: file name; no '/'.
  * @mode: 0444, 0200 or 0644. A read bit needs @show, a write bit needs @store (mdev.md §6.1).
+ *	With UMDEV_ATTR_BIN set, this is the @attr of a struct umdev_bin_attr instead.
  * @show: fill @buf (UMDEV_ATTR_BUF_SIZE bytes) and return the byte count, or a negative errno
  *	returned to the reader. Called with a reference on an ACTIVE mdev, no core lock held.
  * @store: one write(2) of @len bytes (1..4096). Return @len (or fewer: a short write) or a
@@ -78,9 +79,44 @@ struct umdev_attr {
 };
 
 /**
+ * UMDEV_ATTR_BIN - flag in umdev_attr.mode: this attribute is the @attr member of a
+ * struct umdev_bin_attr, which the core reaches from it (the kernel's bin_attribute).
+ */
+#define UMDEV_ATTR_BIN 0x10000u
+
+/**
+ * struct umdev_bin_attr - one binary device attribute file (kernel: struct bin_attribute).
+ * @attr: what every attribute has; @attr.name is the file name (no '/'), @attr.mode is
+ *	0444 | UMDEV_ATTR_BIN (write bits are ignored: binary files are read-only), @attr.show
+ *	and @attr.store are NULL. List &@attr in a group's @attrs like any other attribute.
+ * @size: the file's length in bytes, reported as st_size; reads are clipped to it and a read
+ *	at or past it returns 0 (end of file) without calling @read. 0: the length is not known
+ *	in advance (st_size 0): every read is passed on and @read says where the end is by
+ *	returning 0.
+ * @read: copy at most @len bytes of the content at byte @offset into @buf (caller's memory,
+ *	@len bytes, borrowed for the call) and return the count (0: end of file), or a negative
+ *	errno returned to the reader unchanged. Unlike show there is no 4096-byte limit and no
+ *	snapshot: each read(2), at any offset, is one call (with @len up to the kernel's FUSE
+ *	read size, 128 KiB typically; a larger read(2) is several calls), so content that must
+ *	be consistent across calls is the driver's to keep. Called with a reference on an
+ *	ACTIVE mdev and no core lock held, possibly from several threads at once. A count above
+ *	@len, or a positive value that is no count, is a driver bug: the reader gets EIO and
+ *	the core logs it at error level.
+ *
+ * Source: the kernel's include/linux/sysfs.h (struct bin_attribute) and fs/sysfs/file.c
+ * (sysfs_kf_bin_read(): clipped to the size unless it is 0). ABI: a new type only; no
+ * existing structure changes, so a module built against an older umdev still loads.
+ */
+struct umdev_bin_attr {
+	struct umdev_attr attr;
+	size_t size;
+	ssize_t (*read)(struct umdev_mdev *mdev, char *buf, size_t offset, size_t len);
+};
+
+/**
  * struct umdev_attr_group - device attributes, optionally in a subdirectory.
  * @name: subdirectory of the mdev directory, or NULL for the mdev directory itself.
- * @attrs: NULL-terminated array.
+ * @attrs: NULL-terminated array; binary attributes appear through their &umdev_bin_attr.attr.
  * @is_visible: optional (kernel: attribute_group.is_visible). Called once per attribute when
  *	the mdev's nodes are built (create step C8, after probe succeeded, no core lock held);
  *	false leaves that attribute out of this mdev's directory. NULL: every attribute exists.

@@ -171,3 +171,32 @@ const struct sysfs_file_ops umdev__sysfs_dev_attr_ops = {
     .show = dev_attr_show,
     .store = dev_attr_store,
 };
+
+/*
+ * A binary dev_groups attribute (the kernel's sysfs_kf_bin_read()): clipped to the size when
+ * it is known, passed on as asked when it is 0. Same mdev reference as dev_attr_show().
+ */
+static ssize_t dev_bin_read(struct sysfs_node *n, char *buf, size_t off, size_t len)
+{
+	struct umdev_mdev *mdev;
+	ssize_t ret;
+
+	if (n->bin_size) {
+		if (off >= n->bin_size)
+			return 0; /* end of file; the driver is not asked */
+		if (len > n->bin_size - off)
+			len = n->bin_size - off;
+	}
+	if (len == 0)
+		return 0;
+	mdev = umdev__mdev_get_serial(&n->uuid, n->serial); /* put below */
+	if (!mdev)
+		return -ENODEV;
+	ret = check_result(n->bin->read(mdev, buf, off, len), len, "read", n->name);
+	umdev_mdev_put(mdev);
+	return ret;
+}
+
+const struct sysfs_file_ops umdev__sysfs_dev_bin_ops = {
+    .read = dev_bin_read,
+};

@@ -16,5 +16,6 @@ extern const struct sysfs_file_ops umdev__sysfs_description_ops;
 /* mdev directory (§6.4); node->uuid and node->serial name the mdev */
 extern const struct sysfs_file_ops umdev__sysfs_remove_ops;
 extern const struct sysfs_file_ops umdev__sysfs_dev_attr_ops; /* node->attr, dev_groups */
+extern const struct sysfs_file_ops umdev__sysfs_dev_bin_ops; /* node->bin, dev_groups */
 
 #endif

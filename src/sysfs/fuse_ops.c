@@ -40,7 +40,9 @@ static void fill_stat(const struct umdev_sysfs *fs, const struct sysfs_node *n, 
 	st->st_nlink = S_ISDIR(n->mode) ? 2 : 1;
 	st->st_uid = 0; /* root:root (§6.1) */
 	st->st_gid = 0;
-	if (S_ISREG(n->mode))
+	if (S_ISREG(n->mode) && n->bin)
+		st->st_size = (off_t)n->bin_size; /* binary: the length, or 0 when not known */
+	else if (S_ISREG(n->mode))
 		st->st_size = SYSFS_FILE_SIZE; /* not the content length (M-4) */
 	else if (S_ISLNK(n->mode))
 		st->st_size = (off_t)n->text_len;
@@ -376,6 +378,11 @@ static int op_read(const char *path, char *buf, size_t size, off_t off, struct f
 		return -ENODEV; /* stale handle (M-39) */
 	if (!n->readable || off < 0)
 		return -EINVAL;
+	if (n->ops->read) {
+		/* binary: one call per read, at its offset, no snapshot (struct umdev_bin_attr) */
+		sysfs_assert_no_lock_held();
+		return (int)n->ops->read(n, buf, (size_t)off, size);
+	}
 	umdev__mutex_lock(&h->lock);
 	if (off != 0 && h->snap_valid)
 		goto copy;

@@ -43,6 +43,11 @@ struct fuse_operations;
 struct sysfs_file_ops {
 	/* fill @buf (SYSFS_FILE_SIZE bytes): byte count or -errno */
 	ssize_t (*show)(struct sysfs_node *n, char *buf, size_t len);
+	/*
+	 * Binary files (read instead of show): every read(2) at any offset is one call, no
+	 * snapshot, no 4096-byte limit; byte count (0: end of file) or -errno.
+	 */
+	ssize_t (*read)(struct sysfs_node *n, char *buf, size_t off, size_t len);
 	/* one write(2) of 1..4096 bytes: bytes consumed or -errno */
 	ssize_t (*store)(struct sysfs_node *n, const char *buf, size_t len);
 	/* store is called on a stale handle too and answers for it (`remove`, M-40) */
@@ -86,7 +91,7 @@ struct sysfs_node {
 
 	/* attribute files */
 	const struct sysfs_file_ops *ops;
-	bool readable; /* has a read bit and a show (§6.1 open check) */
+	bool readable; /* has a read bit and a show or read (§6.1 open check) */
 	bool writable; /* has a write bit and a store */
 
 	/* kind-specific data */
@@ -97,6 +102,12 @@ struct sysfs_node {
 	uuid_t uuid; /* mdev files: the mdev named by (uuid, serial) */
 	uint64_t serial;
 	const struct umdev_attr *attr; /* dev_groups file; touched only with an mdev ref held */
+	/*
+	 * Binary dev_groups file: the struct umdev_bin_attr around attr, or NULL. Its size is
+	 * copied to bin_size when the node is built, so stat never touches driver memory.
+	 */
+	const struct umdev_bin_attr *bin;
+	size_t bin_size;
 };
 
 /* The filesystem. */

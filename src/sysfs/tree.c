@@ -786,9 +786,18 @@ static int dev_groups_add(struct sysfs_node *dev, struct umdev_mdev *mdev)
 			n = umdev__sysfs_node_new(a->name, S_IFREG | (a->mode & 0777));
 			if (!n)
 				return -ENOMEM;
-			n->ops = &umdev__sysfs_dev_attr_ops;
-			n->readable = (a->mode & 0444) && a->show;
-			n->writable = (a->mode & 0222) && a->store;
+			if (a->mode & UMDEV_ATTR_BIN) {
+				/* a->mode is where the driver said a is a struct umdev_bin_attr */
+				n->bin = umdev_container_of(a, const struct umdev_bin_attr, attr);
+				n->bin_size = n->bin->size;
+				n->ops = &umdev__sysfs_dev_bin_ops;
+				n->mode &= ~(mode_t)0222; /* read-only, whatever the mode says */
+				n->readable = (a->mode & 0444) && n->bin->read;
+			} else {
+				n->ops = &umdev__sysfs_dev_attr_ops;
+				n->readable = (a->mode & 0444) && a->show;
+				n->writable = (a->mode & 0222) && a->store;
+			}
 			memcpy(n->uuid, *umdev_mdev_uuid(mdev), sizeof(uuid_t));
 			n->serial = umdev__mdev_serial(mdev);
 			n->attr = a;

@@ -54,6 +54,8 @@ struct tdrv_parent {
 	atomic_uint get_available_calls;
 	atomic_uint description_calls;
 	atomic_uint store_calls;
+	atomic_uint bin_read_calls;
+	atomic_long bin_result;
 	atomic_uint live; /* updated under live_lock, read lock-free */
 };
 
@@ -300,6 +302,49 @@ static const struct umdev_attr *const sample_attrs[] = {&sample_attr, NULL};
 static const struct umdev_attr_group sample_group = {.name = NULL, .attrs = sample_attrs};
 static const struct umdev_attr_group *const sample_groups[] = {&sample_group, NULL};
 
+static ssize_t bin_read(struct umdev_mdev *mdev, char *buf, size_t off, size_t len)
+{
+	struct tdrv_parent *p = parent_of_mdev(mdev);
+	long forced = atomic_load(&p->bin_result);
+	size_t n;
+
+	atomic_fetch_add(&p->bin_read_calls, 1);
+	if (forced)
+		return (ssize_t)forced;
+	if (off >= TDRV_BIN_SIZE)
+		return 0;
+	n = TDRV_BIN_SIZE - off < len ? TDRV_BIN_SIZE - off : len;
+	for (size_t i = 0; i < n; i++)
+		buf[i] = (char)tdrv_bin_byte(off + i);
+	return (ssize_t)n;
+}
+
+static const struct umdev_bin_attr bin_sized = {
+    .attr = {.name = "sized", .mode = 0444 | UMDEV_ATTR_BIN},
+    .size = TDRV_BIN_SIZE,
+    .read = bin_read,
+};
+/* write bits in the mode: the file is read-only all the same */
+static const struct umdev_bin_attr bin_dynamic = {
+    .attr = {.name = "dynamic", .mode = 0644 | UMDEV_ATTR_BIN},
+    .size = 0,
+    .read = bin_read,
+};
+static const struct umdev_attr *const bin_attrs[] = {&bin_sized.attr, &bin_dynamic.attr, NULL};
+static const struct umdev_attr_group bin_group = {.name = "bin", .attrs = bin_attrs};
+static const struct umdev_attr_group *const bin_groups[] = {&bin_group, NULL};
+static const struct umdev_attr_group *const both_groups[] = {&sample_group, &bin_group, NULL};
+
+void tdrv_set_bin_result(struct tdrv_parent *p, long ret)
+{
+	atomic_store(&p->bin_result, ret);
+}
+
+unsigned int tdrv_bin_read_calls(struct tdrv_parent *p)
+{
+	return atomic_load(&p->bin_read_calls);
+}
+
 int tdrv_register(const struct tdrv_options *opt)
 {
 	int ret;
@@ -334,8 +379,12 @@ int tdrv_register(const struct tdrv_options *opt)
 		tdrv_drv.get_available = tdrv_get_available;
 	if (options.description)
 		tdrv_drv.show_description = tdrv_show_description;
-	if (options.sample_attr)
+	if (options.sample_attr && options.bin_attr)
+		tdrv_drv.dev_groups = both_groups;
+	else if (options.sample_attr)
 		tdrv_drv.dev_groups = sample_groups;
+	else if (options.bin_attr)
+		tdrv_drv.dev_groups = bin_groups;
 
 	atomic_store(&violations, 0);
 	ret = umdev_register_driver(&tdrv_drv);

@@ -24,6 +24,12 @@ struct tdrv_options {
 	bool driver_managed; /* give the driver get_available (M-79) */
 	const char *pretty_name; /* NULL: none (M-5: name reads "a\n") */
 	bool sample_attr; /* a writable device attribute `sample_attr` (M-75, M-81) */
+	/*
+	 * Binary attributes (struct umdev_bin_attr) in the subdirectory `bin`: `sized` of
+	 * TDRV_BIN_SIZE bytes and `dynamic` of size 0 holding TDRV_BIN_SIZE bytes, byte i of
+	 * both being tdrv_bin_byte(i).
+	 */
+	bool bin_attr;
 };
 
 struct tdrv_parent;
@@ -79,11 +85,21 @@ void tdrv_gate_wait_blocked(struct tdrv_parent *p, enum tdrv_callback cb, unsign
 void tdrv_set_probe_hook(struct tdrv_parent *p, void (*fn)(struct umdev_mdev *mdev, void *arg),
 			 void *arg);
 
+/* Length and content of the binary attributes (bin_attr). */
+#define TDRV_BIN_SIZE 10000
+static inline unsigned char tdrv_bin_byte(size_t i)
+{
+	return (unsigned char)(i * 7 + i / 251);
+}
+/* The binary attributes' read returns @ret (0: the content; a -errno or a bogus count). */
+void tdrv_set_bin_result(struct tdrv_parent *p, long ret);
+
 /* Counters since the parent was added. */
 unsigned int tdrv_calls(struct tdrv_parent *p, enum tdrv_callback cb);
 unsigned int tdrv_get_available_calls(struct tdrv_parent *p);
 unsigned int tdrv_description_calls(struct tdrv_parent *p);
 unsigned int tdrv_store_calls(struct tdrv_parent *p);
+unsigned int tdrv_bin_read_calls(struct tdrv_parent *p);
 /* Number of mdevs for which probe succeeded and remove has not run. */
 unsigned int tdrv_live(struct tdrv_parent *p);
 /* Violations the driver saw: remove without probe, double remove, store on a removed mdev. */

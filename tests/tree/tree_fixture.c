@@ -226,6 +226,13 @@ int fx_setup_sample(void **state)
 	return setup_with(state, &opt, 2);
 }
 
+int fx_setup_bin(void **state)
+{
+	struct tdrv_options opt = {.bin_attr = true};
+
+	return setup_with(state, &opt, 2);
+}
+
 int fx_setup_8(void **state)
 {
 	return setup_with(state, NULL, 8);

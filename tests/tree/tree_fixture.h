@@ -45,6 +45,7 @@ int fx_group_teardown(void **state);
 /* Test setups: tdrv with the options and parents t0..t<n-1>. */
 int fx_setup(void **state); /* defaults (max_instances 16), t0 and t1 */
 int fx_setup_sample(void **state); /* + the writable device attribute sample_attr */
+int fx_setup_bin(void **state); /* + the binary attributes bin/sized and bin/dynamic */
 int fx_setup_8(void **state); /* defaults, t0..t7 */
 int fx_setup_bare(void **state); /* nothing registered */
 void fx_start(struct fx *f, const struct tdrv_options *opt, unsigned int nr_parents);
