@@ -13,6 +13,7 @@ packages=(
 	systemd strace # tests/functional/test_systemd.py: systemd-analyze, the unit's filter
 	debhelper lintian # tests/package: the Debian package
 	clang libclang-rt-14-dev # build-fuzz: libclang_rt.fuzzer is only recommended by clang
+	libpng-dev # src/drivers/mbochs: screen.png
 )
 
 missing=()

@@ -78,6 +78,31 @@ class Client:
         argsz, flags, idx, cap_off, size, off = struct.unpack_from("<IIIIQQ", body)
         return flags, size
 
+    def region_info_full(self, index):
+        """REGION_INFO with room for the sparse-mmap capability (argsz 64, vfio-user.md
+        §8.5). Returns (flags, size, areas [(offset, size)], fds received with the reply)."""
+        self.msg_id = (self.msg_id + 1) & 0xFFFF
+        payload = struct.pack("<IIIIQQ", 64, 0, index, 0, 0, 0) + bytes(32)
+        self.sock.sendall(struct.pack("<HHIII", self.msg_id, REGION_INFO, 16 + len(payload),
+                                      0, 0) + payload)
+        hdr, fds, _, _ = socket.recv_fds(self.sock, 16, 8)
+        hdr += self._recv_exact(16 - len(hdr))
+        msg_id, cmd, size, flags, err = struct.unpack("<HHIII", hdr)
+        body = self._recv_exact(size - 16)
+        assert (msg_id, cmd) == (self.msg_id, REGION_INFO)
+        if flags & 0x20:
+            for fd in fds:
+                os.close(fd)
+            raise VfioError(err)
+        argsz, rflags, idx, cap_off, rsize, off = struct.unpack_from("<IIIIQQ", body)
+        areas = []
+        if cap_off:
+            cap_id, cap_ver, cap_next, nr = struct.unpack_from("<HHII", body, cap_off)
+            assert cap_id == 1  # VFIO_REGION_INFO_CAP_SPARSE_MMAP
+            for i in range(nr):
+                areas.append(struct.unpack_from("<QQ", body, cap_off + 16 + 16 * i))
+        return rflags, rsize, areas, fds
+
     def irq_info(self, index):
         argsz, flags, idx, count = struct.unpack(
             "<IIII", self.call(IRQ_INFO, struct.pack("<IIII", 16, 0, index, 0)))

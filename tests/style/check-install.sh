@@ -55,6 +55,7 @@ want_file "$lib/libumdev.so.0"
 [[ $(readlink -f "$lib/libumdev.so") == "$(readlink -f "$lib/libumdev.so.0")" ]] ||
 	fail "libumdev.so and libumdev.so.0 name different files"
 want_file "$lib/umdev/drivers/mtty.so"
+want_file "$lib/umdev/drivers/mbochs.so"
 want_file "$lib/pkgconfig/umdev.pc"
 if [[ -f $lib/pkgconfig/umdev.pc ]]; then
 	grep -qxF "prefix=$prefix" "$lib/pkgconfig/umdev.pc" ||
@@ -66,5 +67,5 @@ have=$(cd "$inc/umdev" 2>/dev/null && ls -- *.h || true)
 [[ $want == "$have" ]] || fail "${inc#"$destdir"}/umdev holds [$(echo $have)], want [$(echo $want)]"
 
 ((status)) || echo "installed: $prefix: $sbindir/umdevd, $bindir/umdev-exec, $libdir/libumdev.so{,.0}," \
-	"$libdir/umdev/drivers/mtty.so, $libdir/pkgconfig/umdev.pc, $includedir/umdev/{$(echo $want | tr ' ' ,)}"
+	"$libdir/umdev/drivers/{mtty,mbochs}.so, $libdir/pkgconfig/umdev.pc, $includedir/umdev/{$(echo $want | tr ' ' ,)}"
 exit $status
