@@ -70,6 +70,40 @@ def guest_kernel(chroot):
     return "/boot/" + os.path.basename(kernels[-1])
 
 
+def guest_modules(chroot, module):
+    """The guest kernel's module @module (a path under /lib/modules/<version>/, such as
+    "kernel/drivers/gpu/drm/tiny/bochs.ko.xz") and the modules it needs, from modules.dep, in
+    load order, decompressed for BusyBox's insmod: {"<n>-<name>.ko": bytes}, n from 1, so
+    that `for m in /data/*.ko` loads them in order (up to 9)."""
+    import lzma
+    versions = sorted(glob.glob(str(Path(chroot) / "lib/modules/*")))
+    if not versions:
+        raise HarnessError(f"no kernel modules in {chroot}/lib/modules")
+    base = Path(versions[-1])
+    deps = {}
+    for line in (base / "modules.dep").read_text().splitlines():
+        name, _, rest = line.partition(":")
+        deps[name] = rest.split()
+    if module not in deps:
+        raise HarnessError(f"{module} is not in {base}/modules.dep")
+    order = []
+
+    def visit(m):
+        if m not in order:
+            for d in deps[m]:
+                visit(d)
+            order.append(m)
+    visit(module)
+    out = {}
+    for i, m in enumerate(order, 1):
+        data = (base / m).read_bytes()
+        if m.endswith(".xz"):
+            data = lzma.decompress(data)
+        name = os.path.basename(m).removesuffix(".xz")
+        out[f"{i}-{name}"] = data
+    return out
+
+
 def build_initramfs(chroot, out, files):
     """Write a gzipped newc cpio to @out: BusyBox, /init and @files ({name: bytes})."""
     out = Path(out)
