@@ -14,6 +14,7 @@
 #include "hooks.h"
 #include "vdrv.h"
 #include "fx.h"
+#include "threads.h"
 
 int fx_count_fds(void)
 {
@@ -38,6 +39,47 @@ uint64_t fx_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* On a failed fx_fds_settle(): what is open, and how many threads, for the log. */
+static void fds_dump(int expected)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	char path[300], target[256];
+
+	fprintf(stderr, "fx_fds_settle: %d fds open, %d expected:\n", fx_count_fds(), expected);
+	while (d && (e = readdir(d))) {
+		ssize_t n;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+		n = readlink(path, target, sizeof(target) - 1);
+		target[n > 0 ? n : 0] = '\0';
+		fprintf(stderr, "  fd %s -> %s\n", e->d_name, target);
+	}
+	if (d)
+		closedir(d);
+	fprintf(stderr, "  threads: %u\n", test_nr_threads());
+	d = opendir("/proc/self/task");
+	while (d && (e = readdir(d))) {
+		char buf[256] = "";
+		FILE *fp;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/syscall", e->d_name);
+		fp = fopen(path, "re");
+		if (fp) {
+			if (!fgets(buf, sizeof(buf), fp))
+				buf[0] = '\0';
+			fclose(fp);
+		}
+		fprintf(stderr, "  thread %s: syscall %s", e->d_name, buf[0] ? buf : "?\n");
+	}
+	if (d)
+		closedir(d);
+}
+
 bool fx_fds_settle(int expected)
 {
 	for (int i = 0; i < 1000; i++) {
@@ -45,6 +87,7 @@ bool fx_fds_settle(int expected)
 			return true;
 		usleep(5000);
 	}
+	fds_dump(expected);
 	return false;
 }
 
