@@ -882,8 +882,23 @@ void *umdev__vfio_server_thread(void *arg)
 			session_end(&sv);
 			break;
 		}
-		if (!closing && !sv.s && !sv.nr_busy && !sv.accept_retry_ms && !sv.serve_on) {
-			accept_all(&sv); /* what made the listeners' thread start this one */
+		if (sv.s && sv.s->state == VFIO_SESSION_ACTIVE && dma_send(&sv) < 0)
+			session_end(&sv);
+		if (sv.s && sv.twin_fd >= 0 && outq_flush(&sv.twin_out, sv.twin_fd) < 0)
+			session_end(&sv);
+		if (sv.s && outq_flush(&sv.out, sv.s_fd) < 0)
+			session_end(&sv); /* EPIPE, ECONNRESET: protocol-fatal (§6.3) */
+
+		/*
+		 * Nothing to serve: accept what made the listeners' thread start this one, or go
+		 * idle. Here, after the flushes, which may have ended the session: a thread that
+		 * polled with no session and no connection would wait for a client forever. A past
+		 * accept4() failure (accept_retry_ms) only delays this until its retry time: its
+		 * connection may be gone by then, and the listener would never wake us.
+		 */
+		if (!closing && !sv.s && !sv.nr_busy && !sv.serve_on &&
+		    (!sv.accept_retry_ms || now >= sv.accept_retry_ms)) {
+			accept_all(&sv);
 			if (!sv.s && !sv.nr_busy && !sv.accept_retry_ms) {
 				if (umdev__vfio_thread_idle(dev)) {
 					umdev__close_budget_cur = NULL;
@@ -893,13 +908,6 @@ void *umdev__vfio_server_thread(void *arg)
 				continue;
 			}
 		}
-		if (sv.s && sv.s->state == VFIO_SESSION_ACTIVE && dma_send(&sv) < 0)
-			session_end(&sv);
-		if (sv.s && sv.twin_fd >= 0 && outq_flush(&sv.twin_out, sv.twin_fd) < 0)
-			session_end(&sv);
-		if (sv.s && outq_flush(&sv.out, sv.s_fd) < 0)
-			session_end(&sv); /* EPIPE, ECONNRESET: protocol-fatal (§6.3) */
-
 		stalled = closes_stalled(); /* if so, re-checked every STALL_POLL_MS */
 		if (stalled)
 			deadline = now + STALL_POLL_MS;

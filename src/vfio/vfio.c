@@ -530,12 +530,21 @@ static int listener_add(struct umdev__vfio_device *dev)
 
 bool umdev__vfio_thread_idle(struct umdev__vfio_device *dev)
 {
-	int fd;
+	int fd, ret;
 
 	umdev__mutex_lock(&devices_lock);
-	if (dev->removing || listener_arm(dev) < 0) {
+	if (dev->removing) {
 		umdev__mutex_unlock(&devices_lock);
-		return false; /* R4 joins this thread; or it stays and serves on */
+		return false; /* R4 joins this thread */
+	}
+	ret = listener_arm(dev);
+	if (ret < 0) {
+		umdev__mutex_unlock(&devices_lock);
+		umdev_log(UMDEV_LOG_WARNING,
+			  "vfio%u: cannot watch its socket (fd %d, epoll %d): %s; "
+			  "its server thread keeps it",
+			  dev->index, dev->listen_fd, listeners.epfd, strerror(-ret));
+		return false; /* it stays and serves on */
 	}
 	umdev__mutex_lock(&dev->lock);
 	fd = dev->wake_fd;
